@@ -1,0 +1,18 @@
+/**
+ * Tests run as CommonJS through ts-jest (transpile only; `tsc --noEmit` does the type check),
+ * so the SDK resolves to its CJS build and no experimental VM flags are needed.
+ * @type {import('jest').Config}
+ */
+export default {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: { module: 'commonjs', moduleResolution: 'node10', verbatimModuleSyntax: false } }],
+  },
+  moduleNameMapper: {
+    '^mcp-http-transport$': '<rootDir>/src/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  testTimeout: 30000,
+};

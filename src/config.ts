@@ -1,0 +1,168 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import dotenv from 'dotenv';
+import { ConfigError, type ConfigProblem } from './errors.js';
+import { LOG_LEVELS, type LogLevel } from './log.js';
+
+/** How the server is reached. */
+export type TransportMode = 'stdio' | 'http';
+
+/** Settings that may come from options or the environment. Options win over env, env over defaults. */
+export interface TransportConfigOptions {
+  /** `stdio` or `http`. Env `MCP_TRANSPORT`. @default 'stdio' */
+  transportMode?: TransportMode;
+  /**
+   * Where HTTP listens. `localhost` listens on both 127.0.0.1 and ::1, so clients reach it whichever
+   * address their resolver prefers. Env `MCP_HTTP_HOST`. @default 'localhost'
+   */
+  host?: string;
+  /** HTTP port; `0` picks a free one. Env `MCP_HTTP_PORT`. @default 3000 */
+  port?: number;
+  /** Stateless Streamable HTTP: no sessions, one transport per request. Env `MCP_HTTP_STATELESS=1`. @default false */
+  stateless?: boolean;
+  /** When set, every HTTP request needs `Authorization: Bearer <token>`. Env `MCP_AUTH_TOKEN`. @default undefined */
+  authToken?: string;
+  /** Origins accepted besides loopback ones (`*` accepts any). Env `MCP_ALLOWED_ORIGINS`, comma list. @default [] */
+  allowedOrigins?: readonly string[];
+  /** Host headers accepted besides loopback ones (`name` or `name:port`). Env `MCP_ALLOWED_HOSTS`, comma list. @default [] */
+  allowedHosts?: readonly string[];
+  /** `error`, `warn`, `info` or `debug`; logs always go to stderr. Env `MCP_LOG_LEVEL`. @default 'info' */
+  logLevel?: LogLevel;
+  /** Dev behaviour (session restore, verbose logs). Env `MCP_DEV_MODE=1`. @default false */
+  devMode?: boolean;
+  /** Largest accepted request body in bytes; larger ones get 413. @default 4194304 (4 MiB) */
+  maxBodyBytes?: number;
+}
+
+/** The resolved, frozen configuration. */
+export type TransportConfig = Readonly<Required<Omit<TransportConfigOptions, 'authToken'>>> & { readonly authToken: string | undefined };
+
+/** The defaults, merged once by {@link parseConfig}. */
+export const DEFAULT_CONFIG: TransportConfig = Object.freeze({
+  transportMode: 'stdio',
+  host: 'localhost',
+  port: 3000,
+  stateless: false,
+  authToken: undefined,
+  allowedOrigins: [],
+  allowedHosts: [],
+  logLevel: 'info',
+  devMode: false,
+  maxBodyBytes: 4 * 1024 * 1024,
+});
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const FALSE = new Set(['0', 'false', 'no', 'off', '']);
+
+const list = (value: string) =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/**
+ * Resolve configuration from an env map and explicit options. Pure: reads nothing else.
+ * @throws ConfigError listing every bad value at once, each naming its variable and the fix
+ */
+export function parseConfig(env: Env, options: TransportConfigOptions = {}): TransportConfig {
+  const problems: ConfigProblem[] = [];
+  const pick = <K extends keyof TransportConfigOptions>(key: K, variable: string, parse: (raw: string) => TransportConfigOptions[K] | ConfigProblem) => {
+    if (options[key] !== undefined) return options[key];
+    const raw = env[variable];
+    if (raw === undefined) return undefined;
+    const parsed = parse(raw.trim());
+    if (parsed !== null && typeof parsed === 'object' && 'code' in parsed && 'source' in parsed) {
+      problems.push(parsed as ConfigProblem);
+      return undefined;
+    }
+    return parsed as TransportConfigOptions[K];
+  };
+
+  const bool = (variable: string) => (raw: string) =>
+    TRUE.has(raw.toLowerCase())
+      ? true
+      : FALSE.has(raw.toLowerCase())
+        ? false
+        : problem('INVALID_OPTION', variable, `${variable}=${raw} is not a boolean: use 1 or 0`);
+
+  const transportMode = pick('transportMode', 'MCP_TRANSPORT', (raw) =>
+    raw === 'stdio' || raw === 'http' ? raw : transportProblem('MCP_TRANSPORT', raw),
+  );
+  const host = pick('host', 'MCP_HTTP_HOST', (raw) => raw || problem('INVALID_HOST', 'MCP_HTTP_HOST', 'MCP_HTTP_HOST is empty: set it to a host name or address such as localhost'));
+  const port = pick('port', 'MCP_HTTP_PORT', (raw) => (/^\d+$/.test(raw) ? Number(raw) : portProblem('MCP_HTTP_PORT', raw)));
+  const stateless = pick('stateless', 'MCP_HTTP_STATELESS', bool('MCP_HTTP_STATELESS'));
+  const authToken = pick('authToken', 'MCP_AUTH_TOKEN', (raw) => raw || undefined);
+  const allowedOrigins = pick('allowedOrigins', 'MCP_ALLOWED_ORIGINS', list);
+  const allowedHosts = pick('allowedHosts', 'MCP_ALLOWED_HOSTS', list);
+  const logLevel = pick('logLevel', 'MCP_LOG_LEVEL', (raw) =>
+    (LOG_LEVELS as readonly string[]).includes(raw.toLowerCase())
+      ? (raw.toLowerCase() as LogLevel)
+      : problem('INVALID_LOG_LEVEL', 'MCP_LOG_LEVEL', `MCP_LOG_LEVEL=${raw} is not a log level: use one of ${LOG_LEVELS.join(', ')}`),
+  );
+  const devMode = pick('devMode', 'MCP_DEV_MODE', bool('MCP_DEV_MODE'));
+
+  const config = { ...DEFAULT_CONFIG };
+  const set = <K extends keyof TransportConfig>(key: K, value: TransportConfig[K] | undefined) => {
+    if (value !== undefined) (config as Record<string, unknown>)[key] = value;
+  };
+  set('transportMode', transportMode);
+  set('host', host);
+  set('port', port);
+  set('stateless', stateless);
+  set('authToken', authToken);
+  set('allowedOrigins', allowedOrigins);
+  set('allowedHosts', allowedHosts);
+  set('logLevel', logLevel ?? (devMode ? 'debug' : undefined));
+  set('devMode', devMode);
+  set('maxBodyBytes', options.maxBodyBytes);
+
+  // Explicit options are checked too: a typo in code deserves the same one-line answer as one in env.
+  if (config.transportMode !== 'stdio' && config.transportMode !== 'http') {
+    problems.push(transportProblem('transportMode', String(config.transportMode)));
+  }
+  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
+    problems.push(portProblem(options.port !== undefined ? 'port' : 'MCP_HTTP_PORT', String(config.port)));
+  }
+  if (!Number.isInteger(config.maxBodyBytes) || config.maxBodyBytes <= 0) {
+    problems.push(problem('INVALID_OPTION', 'maxBodyBytes', `maxBodyBytes=${config.maxBodyBytes} must be a positive whole number of bytes`));
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    ...config,
+    allowedOrigins: Object.freeze([...config.allowedOrigins]),
+    allowedHosts: Object.freeze([...config.allowedHosts]),
+  });
+}
+
+/**
+ * Read `.env` from `cwd` (silently, without touching `process.env`), lay `env` over it, and parse.
+ * @throws ConfigError as {@link parseConfig}
+ */
+export function loadConfig(options: TransportConfigOptions = {}, { env = process.env, cwd = process.cwd() }: { env?: Env; cwd?: string } = {}): TransportConfig {
+  return parseConfig({ ...readDotenv(cwd), ...env }, options);
+}
+
+function readDotenv(cwd: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(join(cwd, '.env'), 'utf8');
+  } catch {
+    return {};
+  }
+  // dotenv.parse never prints, unlike dotenv.config, which announces itself on stdout.
+  return dotenv.parse(text);
+}
+
+function problem(code: ConfigProblem['code'], source: string, message: string): ConfigProblem {
+  return { code, source, message };
+}
+
+function transportProblem(source: string, raw: string): ConfigProblem {
+  return problem('INVALID_TRANSPORT', source, `${source}=${raw} is not a transport: use stdio or http`);
+}
+
+function portProblem(source: string, raw: string): ConfigProblem {
+  return problem('INVALID_PORT', source, `${source}=${raw} is not a port: use a whole number from 0 to 65535 (0 picks a free port)`);
+}

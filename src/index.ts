@@ -1,0 +1,10 @@
+export { MCPTransportManager } from './manager.js';
+export type { MCPTransportManagerOptions, ServerLike } from './manager.js';
+export { serve, exitWith } from './serve.js';
+export { parseConfig, loadConfig, DEFAULT_CONFIG } from './config.js';
+export type { TransportConfig, TransportConfigOptions, TransportMode } from './config.js';
+export { McpTransportError, ConfigError, LifecycleError } from './errors.js';
+export type { ErrorCode, ConfigProblem } from './errors.js';
+export { createLogger, LOG_LEVELS } from './log.js';
+export type { Logger, LogLevel } from './log.js';
+export { SessionMultiplexer } from './sessions/multiplex.js';

@@ -1,0 +1,26 @@
+/** Log levels, most severe first. */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A leveled logger. Everything goes to stderr: in stdio mode stdout belongs to protocol frames. */
+export interface Logger {
+  readonly level: LogLevel;
+  error(message: string): void;
+  warn(message: string): void;
+  info(message: string): void;
+  debug(message: string): void;
+}
+
+/**
+ * Create a logger writing `[mcp-http-transport] level: message` lines to `stream`.
+ * @param level messages below this level are dropped
+ * @param stream defaults to `process.stderr`
+ */
+export function createLogger(level: LogLevel, stream: NodeJS.WritableStream = process.stderr): Logger {
+  const rank = LOG_LEVELS.indexOf(level);
+  const at = (l: LogLevel) =>
+    LOG_LEVELS.indexOf(l) <= rank
+      ? (message: string) => void stream.write(`[mcp-http-transport] ${l}: ${message}\n`)
+      : () => {};
+  return { level, error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
+}

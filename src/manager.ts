@@ -1,0 +1,236 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { loadConfig, type TransportConfig, type TransportConfigOptions } from './config.js';
+import { ConfigError, LifecycleError, McpTransportError } from './errors.js';
+import { createApp } from './http/app.js';
+import { isLoopbackHostname } from './http/guards.js';
+import { createLogger, type Logger } from './log.js';
+import { SessionMultiplexer } from './sessions/multiplex.js';
+import { SessionRegistry } from './sessions/registry.js';
+
+/** A low-level SDK `Server` or a high-level `McpServer`. */
+export type ServerLike = Server | McpServer;
+
+/** Options of {@link MCPTransportManager}: the server plus any setting that should beat the env. */
+export interface MCPTransportManagerOptions extends TransportConfigOptions {
+  /**
+   * The server to serve, unchanged. One instance is shared by every session through a multiplexer;
+   * a factory `() => Server | McpServer` gives each session its own instance instead.
+   */
+  server: ServerLike | (() => ServerLike);
+  /** Close on SIGINT, SIGTERM and SIGUSR2 (nodemon's restart signal), then exit. @default true */
+  handleSignals?: boolean;
+  /** The environment to read. @default process.env, over the `.env` file in `cwd` */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Where `.env` is looked for. @default process.cwd() */
+  cwd?: string;
+  /** Where logs go. @default a stderr logger at the configured level */
+  logger?: Logger;
+}
+
+/** How long `close()` lets open connections finish before cutting them. */
+const CLOSE_GRACE_MS = 1500;
+const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+type HandledSignal = 'SIGINT' | 'SIGTERM' | 'SIGUSR2';
+
+/**
+ * Serves an existing MCP server over stdio or HTTP (Streamable HTTP at `/mcp`, legacy SSE at `/sse`),
+ * as the options and environment choose.
+ *
+ * ```ts
+ * const transport = new MCPTransportManager({ server });
+ * await transport.start();
+ * ```
+ */
+export class MCPTransportManager {
+  private readonly options: MCPTransportManagerOptions;
+  private readonly resolved: TransportConfig | ConfigError;
+  private readonly log: Logger;
+  private readonly registry = new SessionRegistry();
+  private readonly listeners: HttpServer[] = [];
+  private readonly signalHandlers = new Map<HandledSignal, () => void>();
+  private state: 'new' | 'starting' | 'started' | 'closed' = 'new';
+  private closing: Promise<void> | undefined;
+  private shared: { server: ServerLike; transport: Transport } | undefined;
+
+  constructor(options: MCPTransportManagerOptions) {
+    if (!options || typeof options.server !== 'function' && typeof options.server?.connect !== 'function') {
+      throw new TypeError('MCPTransportManager: options.server must be a Server, an McpServer, or a function returning one');
+    }
+    this.options = options;
+    // Bad config is reported by start(), which callers already await and handle.
+    try {
+      this.resolved = loadConfig(options, { env: options.env, cwd: options.cwd });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      this.resolved = error;
+    }
+    this.log = options.logger ?? createLogger(this.resolved instanceof ConfigError ? 'info' : this.resolved.logLevel);
+  }
+
+  /** The resolved configuration. @throws ConfigError when it is invalid */
+  get config(): TransportConfig {
+    if (this.resolved instanceof ConfigError) throw this.resolved;
+    return this.resolved;
+  }
+
+  /** The port HTTP is bound to after `start()` (the real one when 0 was asked for). */
+  get port(): number | undefined {
+    return (this.listeners[0]?.address() as AddressInfo | null)?.port;
+  }
+
+  /** Base URL clients should use, e.g. `http://localhost:3000`, once HTTP is listening. */
+  get url(): string | undefined {
+    const port = this.port;
+    if (port === undefined) return undefined;
+    const host = this.config.host;
+    const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+    return `http://${shown}:${port}`;
+  }
+
+  /** Number of live HTTP sessions. */
+  get sessionCount(): number {
+    return this.registry.size;
+  }
+
+  /**
+   * Start serving. Rejects with a {@link ConfigError} (one line naming the variable and the fix) for
+   * bad config or a port in use, and with a {@link LifecycleError} when called twice.
+   */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new LifecycleError(this.state === 'closed' ? 'CLOSED' : 'ALREADY_STARTED', `start() was already called`);
+    this.state = 'starting';
+    try {
+      const config = this.config;
+      if (config.transportMode === 'stdio') await this.startStdio();
+      else await this.startHttp(config);
+      this.state = 'started';
+    } catch (error) {
+      this.state = 'new';
+      await this.release();
+      this.state = 'closed';
+      throw error;
+    }
+    if (this.options.handleSignals !== false) this.installSignalHandlers();
+  }
+
+  /** Close sessions, streams and listeners. Safe to call twice; resolves once everything is freed. */
+  close(): Promise<void> {
+    if (this.state === 'new') this.state = 'closed';
+    this.closing ??= this.release().then(() => {
+      this.state = 'closed';
+    });
+    return this.closing;
+  }
+
+  private async startStdio(): Promise<void> {
+    const transport = new StdioServerTransport();
+    const server = this.createServer();
+    this.shared = { server, transport };
+    await server.connect(transport);
+    // Clients stop a stdio server by closing its stdin.
+    process.stdin.once('end', () => void this.close());
+    this.log.debug('serving on stdio');
+  }
+
+  private async startHttp(config: TransportConfig): Promise<void> {
+    let connect: (transport: Transport) => Promise<void>;
+    const source = this.options.server;
+    if (typeof source === 'function') {
+      connect = (transport) => source().connect(transport);
+    } else {
+      const mux = new SessionMultiplexer();
+      mux.onerror = (error) => this.log.debug(`transport: ${error.message}`);
+      await source.connect(mux);
+      this.shared = { server: source, transport: mux };
+      connect = (transport) => mux.attach(transport);
+    }
+    const wildcard = config.host === '0.0.0.0' || config.host === '::';
+    const app = createApp({ config, registry: this.registry, connect, log: this.log, boundHosts: wildcard ? [] : [config.host] });
+
+    // `localhost` may resolve to 127.0.0.1 or ::1 depending on the client: listen on both.
+    const hosts = config.host === 'localhost' ? ['127.0.0.1', '::1'] : [config.host];
+    for (const [i, host] of hosts.entries()) {
+      const port = i === 0 ? config.port : this.port!;
+      try {
+        this.listeners.push(await listen(createServer(app), host, port));
+      } catch (error) {
+        if (i > 0) {
+          this.log.debug(`not listening on ${host}:${port} as well: ${(error as Error).message}`);
+          continue;
+        }
+        throw listenError(error as NodeJS.ErrnoException, config, host);
+      }
+    }
+    if (!isLoopbackHostname(config.host)) {
+      this.log.warn(`listening on ${config.host}, which is not loopback: set MCP_AUTH_TOKEN, and MCP_ALLOWED_HOSTS for the names clients use`);
+    }
+    this.log.info(`listening on ${this.url} · Streamable HTTP: ${this.url}/mcp · SSE: ${this.url}/sse`);
+  }
+
+  private createServer(): ServerLike {
+    const source = this.options.server;
+    return typeof source === 'function' ? source() : source;
+  }
+
+  private installSignalHandlers(): void {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGUSR2'] as const) {
+      const handler = () => {
+        this.log.info(`${signal}: shutting down`);
+        void this.close().finally(() => {
+          // nodemon waits for the child to die of SIGUSR2 itself; re-raise it now that our handler is gone.
+          if (signal === 'SIGUSR2') process.kill(process.pid, 'SIGUSR2');
+          else process.exit(EXIT_CODES[signal]);
+        });
+      };
+      this.signalHandlers.set(signal, handler);
+      process.once(signal, handler);
+    }
+  }
+
+  private async release(): Promise<void> {
+    for (const [signal, handler] of this.signalHandlers) process.removeListener(signal, handler);
+    this.signalHandlers.clear();
+    const listeners = this.listeners.splice(0);
+    const stopped = Promise.all(listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))));
+    await this.registry.closeAll();
+    for (const l of listeners) l.closeIdleConnections();
+    await this.shared?.server.close();
+    this.shared = undefined;
+    // Connections still busy after the grace period are cut, so close() always ends.
+    const timer = setTimeout(() => listeners.forEach((l) => l.closeAllConnections()), CLOSE_GRACE_MS);
+    timer.unref();
+    await stopped;
+    clearTimeout(timer);
+  }
+}
+
+function listen(server: HttpServer, host: string, port: number): Promise<HttpServer> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+function listenError(error: NodeJS.ErrnoException, config: TransportConfig, host: string): McpTransportError {
+  const where = `${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return ConfigError.of('PORT_IN_USE', 'MCP_HTTP_PORT', `port ${config.port} is already in use on ${host}: stop the other server or set MCP_HTTP_PORT to a free port (0 picks one)`, error);
+    case 'EACCES':
+      return ConfigError.of('INVALID_PORT', 'MCP_HTTP_PORT', `no permission to listen on ${where}: use MCP_HTTP_PORT above 1023`, error);
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return ConfigError.of('INVALID_HOST', 'MCP_HTTP_HOST', `MCP_HTTP_HOST=${config.host} is not an address of this machine: use localhost or 127.0.0.1`, error);
+    default:
+      return new McpTransportError('LISTEN_FAILED', `cannot listen on ${where}: ${error.message}`, { cause: error });
+  }
+}
