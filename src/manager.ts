@@ -83,6 +83,14 @@ export class MCPTransportManager {
     return (this.listeners[0]?.address() as AddressInfo | null)?.port;
   }
 
+  /** The `address:port` pairs HTTP listens on, e.g. `['127.0.0.1:3000', '[::1]:3000']`. */
+  get addresses(): string[] {
+    return this.listeners.map((l) => {
+      const { address, port } = l.address() as AddressInfo;
+      return `${address.includes(':') ? `[${address}]` : address}:${port}`;
+    });
+  }
+
   /** Base URL clients should use, e.g. `http://localhost:3000`, once HTTP is listening. */
   get url(): string | undefined {
     const port = this.port;

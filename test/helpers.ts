@@ -1,0 +1,169 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { MCPTransportManager, type MCPTransportManagerOptions } from '../src/index.js';
+
+export const ROOT = join(__dirname, '..');
+export const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+export const FIXTURE = join(ROOT, 'test', 'fixtures', 'server.ts');
+
+/** An empty directory, so no stray `.env` is read. */
+export function emptyDir(): string {
+  return mkdtempSync(join(tmpdir(), 'mcp-http-transport-'));
+}
+
+/** Poll `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * A low-level Server with the tools the tests need. `echo` also reports the session id its
+ * handler saw; `progress` sends `steps` progress notifications; `fail` throws; `slow` waits until
+ * cancelled and records that it was.
+ */
+export function lowLevelServer(state: { cancelled: number } = { cancelled: 0 }): Server {
+  const server = new Server({ name: 'low-level', version: '1.0.0' }, { capabilities: { tools: { listChanged: true } } });
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+    tools: ['echo', 'progress', 'fail', 'slow'].map((name) => ({ name, inputSchema: { type: 'object' as const } })),
+  }));
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+    const args = (request.params.arguments ?? {}) as Record<string, unknown>;
+    switch (request.params.name) {
+      case 'echo':
+        return { content: [{ type: 'text', text: JSON.stringify({ text: args['text'], sessionId: extra.sessionId ?? null }) }] };
+      case 'progress': {
+        const token = request.params._meta?.progressToken;
+        const steps = Number(args['steps'] ?? 3);
+        for (let i = 1; i <= steps; i++) {
+          if (token !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: steps } });
+          // Stands for real work between steps. Without it the SDK client can read the last progress and the
+          // response in one chunk, handle the response first (sync) and drop the progress (async handler).
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        return { content: [{ type: 'text', text: `done ${steps}` }] };
+      }
+      case 'fail':
+        throw new Error('the tool failed on purpose');
+      case 'slow':
+        await new Promise<void>((resolve) => extra.signal.addEventListener('abort', () => resolve(), { once: true }));
+        state.cancelled++;
+        return { content: [{ type: 'text', text: 'cancelled' }] };
+      default:
+        throw new Error(`unknown tool ${request.params.name}`);
+    }
+  });
+  return server;
+}
+
+/** An McpServer with an `echo` tool. */
+export function highLevelServer(): McpServer {
+  const server = new McpServer({ name: 'high-level', version: '1.0.0' });
+  server.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }, extra) => ({
+    content: [{ type: 'text', text: JSON.stringify({ text, sessionId: extra.sessionId ?? null }) }],
+  }));
+  return server;
+}
+
+/** Start a manager in HTTP mode on an ephemeral 127.0.0.1 port, with an empty env. */
+export async function startHttp(options: Partial<MCPTransportManagerOptions> & Pick<MCPTransportManagerOptions, 'server'>) {
+  const manager = new MCPTransportManager({
+    transportMode: 'http',
+    host: '127.0.0.1',
+    port: 0,
+    handleSignals: false,
+    env: {},
+    cwd: emptyDir(),
+    logLevel: 'error',
+    ...options,
+  });
+  await manager.start();
+  return { manager, url: manager.url! };
+}
+
+export type Kind = 'streamable' | 'sse';
+
+/** Connect a real SDK Client over Streamable HTTP (`/mcp`) or legacy SSE (`/sse`). */
+export async function connectClient(base: string, kind: Kind, name = `client-${kind}`, init: RequestInit = {}): Promise<Client> {
+  const client = new Client({ name, version: '1.2.3' }, { capabilities: {} });
+  const transport =
+    kind === 'streamable'
+      ? new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: init })
+      : new SSEClientTransport(new URL(`${base}/sse`), { requestInit: init, eventSourceInit: { fetch: (u, i) => fetch(u, { ...i, headers: { ...(i?.headers as object), ...(init.headers as object) } }) } });
+  await client.connect(transport);
+  return client;
+}
+
+/** The text of a tool result's first content item. */
+export function textOf(result: unknown): string {
+  const content = (result as CallToolResult).content[0];
+  if (content?.type !== 'text') throw new Error(`expected text content, got ${JSON.stringify(result)}`);
+  return content.text;
+}
+
+/** Resolve with the exit code (or signal) once the child has exited. */
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/** Spawn the fixture server with tsx; `env` is laid over a clean copy of process.env without MCP_*. */
+export function spawnFixture(env: Record<string, string>, cwd = emptyDir()): ChildProcess & { stderrText: () => string; stdoutText: () => string } {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MCP_')));
+  const child = spawn(TSX, [FIXTURE], { cwd, env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return Object.assign(child, { stderrText: () => err, stdoutText: () => out });
+}
+
+/** Kill a child (and wait) if it is still running: for teardown. */
+export async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGKILL');
+  await exited(child);
+}
+
+/** Open `GET /sse` with plain fetch and read the session id from the `endpoint` event. */
+export async function openRawSse(base: string, headers: Record<string, string> = {}): Promise<{ sessionId: string; endpoint: string; close: () => void }> {
+  const controller = new AbortController();
+  const res = await fetch(`${base}/sse`, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal });
+  if (res.status !== 200) throw new Error(`GET /sse answered ${res.status}`);
+  const reader = res.body!.getReader();
+  let text = '';
+  while (!/event: endpoint\ndata: (.*)\n/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error('SSE stream ended before the endpoint event');
+    text += Buffer.from(value).toString();
+  }
+  const endpoint = /event: endpoint\ndata: (.*)\n/.exec(text)![1]!;
+  const sessionId = new URL(endpoint, base).searchParams.get('sessionId')!;
+  return { sessionId, endpoint, close: () => controller.abort() };
+}
+
+/** Record every message a connected client's transport delivers (wrapping the SDK's handler). */
+export function recordIncoming(client: Client): JSONRPCMessage[] {
+  const seen: JSONRPCMessage[] = [];
+  const transport = client.transport!;
+  const deliver = transport.onmessage!;
+  transport.onmessage = (message, extra) => {
+    seen.push(message);
+    deliver.call(transport, message, extra);
+  };
+  return seen;
+}

@@ -1,0 +1,103 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, DEFAULT_CONFIG, loadConfig, parseConfig } from '../../src/index.js';
+import { emptyDir } from '../helpers.js';
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  it('defaults to stdio on localhost:3000 at info level', () => {
+    expect(parseConfig({})).toEqual(DEFAULT_CONFIG);
+    expect(DEFAULT_CONFIG).toMatchObject({ transportMode: 'stdio', host: 'localhost', port: 3000, logLevel: 'info', stateless: false });
+  });
+
+  it('reads every variable from env', () => {
+    const config = parseConfig({
+      MCP_TRANSPORT: 'http',
+      MCP_HTTP_HOST: '127.0.0.1',
+      MCP_HTTP_PORT: '0',
+      MCP_HTTP_STATELESS: '1',
+      MCP_AUTH_TOKEN: 's3cret',
+      MCP_ALLOWED_ORIGINS: 'https://a.example, https://b.example',
+      MCP_ALLOWED_HOSTS: 'box.lan,box.lan:8080',
+      MCP_LOG_LEVEL: 'DEBUG',
+      MCP_DEV_MODE: 'true',
+    });
+    expect(config).toEqual({
+      ...DEFAULT_CONFIG,
+      transportMode: 'http',
+      host: '127.0.0.1',
+      port: 0,
+      stateless: true,
+      authToken: 's3cret',
+      allowedOrigins: ['https://a.example', 'https://b.example'],
+      allowedHosts: ['box.lan', 'box.lan:8080'],
+      logLevel: 'debug',
+      devMode: true,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('lets explicit options beat env, and env beat defaults', () => {
+    const config = parseConfig({ MCP_TRANSPORT: 'stdio', MCP_HTTP_PORT: '4000', MCP_LOG_LEVEL: 'warn' }, { transportMode: 'http', port: 5000 });
+    expect(config.transportMode).toBe('http');
+    expect(config.port).toBe(5000);
+    expect(config.logLevel).toBe('warn');
+    expect(config.host).toBe(DEFAULT_CONFIG.host);
+  });
+
+  it('turns on debug logs in dev mode unless a level is given', () => {
+    expect(parseConfig({ MCP_DEV_MODE: '1' }).logLevel).toBe('debug');
+    expect(parseConfig({ MCP_DEV_MODE: '1', MCP_LOG_LEVEL: 'warn' }).logLevel).toBe('warn');
+  });
+
+  it.each([
+    [{ MCP_TRANSPORT: 'foo' }, 'INVALID_TRANSPORT', 'MCP_TRANSPORT=foo', 'use stdio or http'],
+    [{ MCP_HTTP_PORT: 'abc' }, 'INVALID_PORT', 'MCP_HTTP_PORT=abc', '0 to 65535'],
+    [{ MCP_HTTP_PORT: '70000' }, 'INVALID_PORT', 'MCP_HTTP_PORT=70000', '0 to 65535'],
+    [{ MCP_HTTP_PORT: '-1' }, 'INVALID_PORT', 'MCP_HTTP_PORT=-1', '0 to 65535'],
+    [{ MCP_LOG_LEVEL: 'loud' }, 'INVALID_LOG_LEVEL', 'MCP_LOG_LEVEL=loud', 'error, warn, info, debug'],
+    [{ MCP_DEV_MODE: 'maybe' }, 'INVALID_OPTION', 'MCP_DEV_MODE=maybe', 'use 1 or 0'],
+  ])('rejects %j with a one-line ConfigError naming the variable and the fix', (env, code, names, fix) => {
+    const error = configError(() => parseConfig(env));
+    expect(error.code).toBe(code);
+    expect(error.name).toBe('ConfigError');
+    expect(error.message).toContain(names);
+    expect(error.message).toContain(fix);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('reports every problem at once', () => {
+    const error = configError(() => parseConfig({ MCP_TRANSPORT: 'foo', MCP_HTTP_PORT: 'abc' }));
+    expect(error.problems.map((p) => p.source)).toEqual(['MCP_TRANSPORT', 'MCP_HTTP_PORT']);
+    expect(error.code).toBe('INVALID_TRANSPORT');
+  });
+
+  it('checks explicit options too', () => {
+    expect(configError(() => parseConfig({}, { port: 70000 })).message).toContain('port=70000');
+    expect(configError(() => parseConfig({}, { transportMode: 'ws' as never })).code).toBe('INVALID_TRANSPORT');
+  });
+});
+
+describe('loadConfig', () => {
+  it('reads .env from cwd under the real env, without touching process.env', () => {
+    const dir = emptyDir();
+    writeFileSync(join(dir, '.env'), 'MCP_TRANSPORT=http\nMCP_HTTP_PORT=4321\nUNRELATED_SECRET=x\n');
+    const config = loadConfig({}, { cwd: dir, env: { MCP_HTTP_PORT: '1234' } });
+    expect(config.transportMode).toBe('http');
+    expect(config.port).toBe(1234);
+    expect(process.env['UNRELATED_SECRET']).toBeUndefined();
+  });
+
+  it('is fine without a .env file', () => {
+    expect(loadConfig({}, { cwd: emptyDir(), env: {} })).toEqual(DEFAULT_CONFIG);
+  });
+});
