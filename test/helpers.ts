@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -12,8 +13,12 @@ import { z } from 'zod';
 import { MCPTransportManager, type MCPTransportManagerOptions } from '../src/index.js';
 
 export const ROOT = join(__dirname, '..');
-export const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 export const FIXTURE = join(ROOT, 'test', 'fixtures', 'server.ts');
+/**
+ * `node` plus these args runs a TypeScript file in one process. (The `tsx` CLI would put a second
+ * process in between, which does not relay SIGUSR2.)
+ */
+export const NODE_TS_ARGS = ['--import', pathToFileURL(require.resolve('tsx')).href];
 
 /** An empty directory, so no stray `.env` is read. */
 export function emptyDir(): string {
@@ -124,7 +129,7 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
 /** Spawn the fixture server with tsx; `env` is laid over a clean copy of process.env without MCP_*. */
 export function spawnFixture(env: Record<string, string>, cwd = emptyDir()): ChildProcess & { stderrText: () => string; stdoutText: () => string } {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MCP_')));
-  const child = spawn(TSX, [FIXTURE], { cwd, env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...NODE_TS_ARGS, FIXTURE], { cwd, env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -166,4 +171,15 @@ export function recordIncoming(client: Client): JSONRPCMessage[] {
     deliver.call(transport, message, extra);
   };
   return seen;
+}
+
+/** Settle with `promise`'s value, or with `'timed out'` after `ms`; the timer never outlives the call. */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timed out'> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timed out'>((resolve) => (timer = setTimeout(resolve, ms, 'timed out')));
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
