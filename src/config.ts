@@ -68,40 +68,35 @@ const list = (value: string) =>
  */
 export function parseConfig(env: Env, options: TransportConfigOptions = {}): TransportConfig {
   const problems: ConfigProblem[] = [];
-  const pick = <K extends keyof TransportConfigOptions>(key: K, variable: string, parse: (raw: string) => TransportConfigOptions[K] | ConfigProblem) => {
-    if (options[key] !== undefined) return options[key];
-    const raw = env[variable];
-    if (raw === undefined) return undefined;
-    const parsed = parse(raw.trim());
-    if (parsed !== null && typeof parsed === 'object' && 'code' in parsed && 'source' in parsed) {
-      problems.push(parsed as ConfigProblem);
-      return undefined;
-    }
-    return parsed as TransportConfigOptions[K];
+  const fail = (code: ConfigProblem['code'], source: string, message: string): undefined => {
+    problems.push({ code, source, message });
+    return undefined;
   };
-
+  /** The option if given, else the env variable parsed (a parser calls `fail` and yields undefined). */
+  const pick = <T>(option: T | undefined, variable: string, parse: (raw: string) => T | undefined): T | undefined => {
+    if (option !== undefined) return option;
+    const raw = env[variable];
+    return raw === undefined ? undefined : parse(raw.trim());
+  };
   const bool = (variable: string) => (raw: string) =>
-    TRUE.has(raw.toLowerCase())
-      ? true
-      : FALSE.has(raw.toLowerCase())
-        ? false
-        : problem('INVALID_OPTION', variable, `${variable}=${raw} is not a boolean: use 1 or 0`);
+    TRUE.has(raw.toLowerCase()) ? true : FALSE.has(raw.toLowerCase()) ? false : fail('INVALID_OPTION', variable, `${variable}=${raw} is not a boolean: use 1 or 0`);
+  const badTransport = (source: string, raw: string) => fail('INVALID_TRANSPORT', source, `${source}=${raw} is not a transport: use stdio or http`);
+  const badPort = (source: string, raw: string) =>
+    fail('INVALID_PORT', source, `${source}=${raw} is not a port: use a whole number from 0 to 65535 (0 picks a free port)`);
 
-  const transportMode = pick('transportMode', 'MCP_TRANSPORT', (raw) =>
-    raw === 'stdio' || raw === 'http' ? raw : transportProblem('MCP_TRANSPORT', raw),
-  );
-  const host = pick('host', 'MCP_HTTP_HOST', (raw) => raw || problem('INVALID_HOST', 'MCP_HTTP_HOST', 'MCP_HTTP_HOST is empty: set it to a host name or address such as localhost'));
-  const port = pick('port', 'MCP_HTTP_PORT', (raw) => (/^\d+$/.test(raw) ? Number(raw) : portProblem('MCP_HTTP_PORT', raw)));
-  const stateless = pick('stateless', 'MCP_HTTP_STATELESS', bool('MCP_HTTP_STATELESS'));
-  const authToken = pick('authToken', 'MCP_AUTH_TOKEN', (raw) => raw || undefined);
-  const allowedOrigins = pick('allowedOrigins', 'MCP_ALLOWED_ORIGINS', list);
-  const allowedHosts = pick('allowedHosts', 'MCP_ALLOWED_HOSTS', list);
-  const logLevel = pick('logLevel', 'MCP_LOG_LEVEL', (raw) =>
+  const transportMode = pick(options.transportMode, 'MCP_TRANSPORT', (raw) => (raw === 'stdio' || raw === 'http' ? raw : badTransport('MCP_TRANSPORT', raw)));
+  const host = pick(options.host, 'MCP_HTTP_HOST', (raw) => raw || fail('INVALID_HOST', 'MCP_HTTP_HOST', 'MCP_HTTP_HOST is empty: set it to a host name or address such as localhost'));
+  const port = pick(options.port, 'MCP_HTTP_PORT', (raw) => (/^\d+$/.test(raw) ? Number(raw) : badPort('MCP_HTTP_PORT', raw)));
+  const stateless = pick(options.stateless, 'MCP_HTTP_STATELESS', bool('MCP_HTTP_STATELESS'));
+  const authToken = pick(options.authToken, 'MCP_AUTH_TOKEN', (raw) => raw || undefined);
+  const allowedOrigins = pick(options.allowedOrigins, 'MCP_ALLOWED_ORIGINS', list);
+  const allowedHosts = pick(options.allowedHosts, 'MCP_ALLOWED_HOSTS', list);
+  const logLevel = pick(options.logLevel, 'MCP_LOG_LEVEL', (raw) =>
     (LOG_LEVELS as readonly string[]).includes(raw.toLowerCase())
       ? (raw.toLowerCase() as LogLevel)
-      : problem('INVALID_LOG_LEVEL', 'MCP_LOG_LEVEL', `MCP_LOG_LEVEL=${raw} is not a log level: use one of ${LOG_LEVELS.join(', ')}`),
+      : fail('INVALID_LOG_LEVEL', 'MCP_LOG_LEVEL', `MCP_LOG_LEVEL=${raw} is not a log level: use one of ${LOG_LEVELS.join(', ')}`),
   );
-  const devMode = pick('devMode', 'MCP_DEV_MODE', bool('MCP_DEV_MODE'));
+  const devMode = pick(options.devMode, 'MCP_DEV_MODE', bool('MCP_DEV_MODE'));
 
   const config = { ...DEFAULT_CONFIG };
   const set = <K extends keyof TransportConfig>(key: K, value: TransportConfig[K] | undefined) => {
@@ -119,14 +114,12 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
   set('maxBodyBytes', options.maxBodyBytes);
 
   // Explicit options are checked too: a typo in code deserves the same one-line answer as one in env.
-  if (config.transportMode !== 'stdio' && config.transportMode !== 'http') {
-    problems.push(transportProblem('transportMode', String(config.transportMode)));
-  }
+  if (config.transportMode !== 'stdio' && config.transportMode !== 'http') badTransport('transportMode', String(config.transportMode));
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
-    problems.push(portProblem(options.port !== undefined ? 'port' : 'MCP_HTTP_PORT', String(config.port)));
+    badPort(options.port !== undefined ? 'port' : 'MCP_HTTP_PORT', String(config.port));
   }
   if (!Number.isInteger(config.maxBodyBytes) || config.maxBodyBytes <= 0) {
-    problems.push(problem('INVALID_OPTION', 'maxBodyBytes', `maxBodyBytes=${config.maxBodyBytes} must be a positive whole number of bytes`));
+    fail('INVALID_OPTION', 'maxBodyBytes', `maxBodyBytes=${config.maxBodyBytes} must be a positive whole number of bytes`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -153,16 +146,4 @@ function readDotenv(cwd: string): Record<string, string> {
   }
   // dotenv.parse never prints, unlike dotenv.config, which announces itself on stdout.
   return dotenv.parse(text);
-}
-
-function problem(code: ConfigProblem['code'], source: string, message: string): ConfigProblem {
-  return { code, source, message };
-}
-
-function transportProblem(source: string, raw: string): ConfigProblem {
-  return problem('INVALID_TRANSPORT', source, `${source}=${raw} is not a transport: use stdio or http`);
-}
-
-function portProblem(source: string, raw: string): ConfigProblem {
-  return problem('INVALID_PORT', source, `${source}=${raw} is not a port: use a whole number from 0 to 65535 (0 picks a free port)`);
 }

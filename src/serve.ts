@@ -1,4 +1,4 @@
-import { McpTransportError } from './errors.js';
+import { ConfigError } from './errors.js';
 import { MCPTransportManager, type MCPTransportManagerOptions } from './manager.js';
 
 /**
@@ -18,7 +18,6 @@ export async function serve(options: MCPTransportManagerOptions): Promise<MCPTra
 
 /** Print an error as one line on stderr and exit: 2 for configuration errors, 1 for anything else. */
 export function exitWith(error: unknown): never {
-  const known = error instanceof McpTransportError;
   process.stderr.write(`mcp-http-transport: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(known && error.name === 'ConfigError' ? 2 : 1);
+  process.exit(error instanceof ConfigError ? 2 : 1);
 }

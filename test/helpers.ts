@@ -8,7 +8,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, CreateMessageRequestSchema, CreateMessageResultSchema, ListToolsRequestSchema, type CallToolResult, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { MCPTransportManager, type MCPTransportManagerOptions } from '../src/index.js';
 
@@ -44,7 +44,7 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
 export function lowLevelServer(state: { cancelled: number } = { cancelled: 0 }): Server {
   const server = new Server({ name: 'low-level', version: '1.0.0' }, { capabilities: { tools: { listChanged: true } } });
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: ['echo', 'progress', 'fail', 'slow'].map((name) => ({ name, inputSchema: { type: 'object' as const } })),
+    tools: ['echo', 'progress', 'fail', 'slow', 'sample'].map((name) => ({ name, inputSchema: { type: 'object' as const } })),
   }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     const args = (request.params.arguments ?? {}) as Record<string, unknown>;
@@ -61,6 +61,14 @@ export function lowLevelServer(state: { cancelled: number } = { cancelled: 0 }):
           await new Promise((resolve) => setImmediate(resolve));
         }
         return { content: [{ type: 'text', text: `done ${steps}` }] };
+      }
+      case 'sample': {
+        // A server-to-client request made inside a tool call: it must reach the caller's client.
+        const sampled = await extra.sendRequest(
+          { method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text: 'who are you?' } }], maxTokens: 5 } },
+          CreateMessageResultSchema,
+        );
+        return { content: [{ type: 'text', text: sampled.content.type === 'text' ? sampled.content.text : '?' }] };
       }
       case 'fail':
         throw new Error('the tool failed on purpose');
@@ -104,7 +112,9 @@ export type Kind = 'streamable' | 'sse';
 
 /** Connect a real SDK Client over Streamable HTTP (`/mcp`) or legacy SSE (`/sse`). */
 export async function connectClient(base: string, kind: Kind, name = `client-${kind}`, init: RequestInit = {}): Promise<Client> {
-  const client = new Client({ name, version: '1.2.3' }, { capabilities: {} });
+  // Every test client can answer sampling requests, with its own name.
+  const client = new Client({ name, version: '1.2.3' }, { capabilities: { sampling: {} } });
+  client.setRequestHandler(CreateMessageRequestSchema, async () => ({ role: 'assistant', model: 'test', content: { type: 'text', text: `I am ${name}` } }));
   const transport =
     kind === 'streamable'
       ? new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: init })

@@ -53,6 +53,11 @@ describe('one Server, many sessions', () => {
     expect([0, 1, 2, 3].map(progressFor)).toEqual([4, 5, 0, 0]);
   });
 
+  it('routes server-to-client requests (sampling) to the calling session only', async () => {
+    const results = await Promise.all(clients.map((client) => client.callTool({ name: 'sample' })));
+    expect(results.map(textOf)).toEqual(clients.map((_, i) => `I am client-${i}`));
+  });
+
   it('broadcasts sendToolListChanged() to every session', async () => {
     const got = clients.map(() => 0);
     clients.forEach((client, c) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => void got[c]!++));
