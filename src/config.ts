@@ -30,12 +30,20 @@ export interface TransportConfigOptions {
   logLevel?: LogLevel;
   /** Dev behaviour (session restore, verbose logs). Env `MCP_DEV_MODE=1`. @default false */
   devMode?: boolean;
+  /**
+   * Where dev mode saves sessions so that the next process can restore them. Env `MCP_SESSION_FILE`.
+   * @default `<tmpdir>/mcp-http-transport/sessions-<port>.json`
+   */
+  sessionFile?: string;
   /** Largest accepted request body in bytes; larger ones get 413. @default 4194304 (4 MiB) */
   maxBodyBytes?: number;
 }
 
 /** The resolved, frozen configuration. */
-export type TransportConfig = Readonly<Required<Omit<TransportConfigOptions, 'authToken'>>> & { readonly authToken: string | undefined };
+export type TransportConfig = Readonly<Required<Omit<TransportConfigOptions, 'authToken' | 'sessionFile'>>> & {
+  readonly authToken: string | undefined;
+  readonly sessionFile: string | undefined;
+};
 
 /** The defaults, merged once by {@link parseConfig}. */
 export const DEFAULT_CONFIG: TransportConfig = Object.freeze({
@@ -44,6 +52,7 @@ export const DEFAULT_CONFIG: TransportConfig = Object.freeze({
   port: 3000,
   stateless: false,
   authToken: undefined,
+  sessionFile: undefined,
   allowedOrigins: [],
   allowedHosts: [],
   logLevel: 'info',
@@ -97,6 +106,7 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
       : fail('INVALID_LOG_LEVEL', 'MCP_LOG_LEVEL', `MCP_LOG_LEVEL=${raw} is not a log level: use one of ${LOG_LEVELS.join(', ')}`),
   );
   const devMode = pick(options.devMode, 'MCP_DEV_MODE', bool('MCP_DEV_MODE'));
+  const sessionFile = pick(options.sessionFile, 'MCP_SESSION_FILE', (raw) => raw || undefined);
 
   const config = { ...DEFAULT_CONFIG };
   const set = <K extends keyof TransportConfig>(key: K, value: TransportConfig[K] | undefined) => {
@@ -111,6 +121,7 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
   set('allowedHosts', allowedHosts);
   set('logLevel', logLevel ?? (devMode ? 'debug' : undefined));
   set('devMode', devMode);
+  set('sessionFile', sessionFile);
   set('maxBodyBytes', options.maxBodyBytes);
 
   // Explicit options are checked too: a typo in code deserves the same one-line answer as one in env.

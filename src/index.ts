@@ -8,3 +8,6 @@ export type { ErrorCode, ConfigProblem } from './errors.js';
 export { createLogger, LOG_LEVELS } from './log.js';
 export type { Logger, LogLevel } from './log.js';
 export { SessionMultiplexer } from './sessions/multiplex.js';
+export { MemorySessionStore, FileSessionStore } from './sessions/store.js';
+export type { SessionStore, StoredSession } from './sessions/store.js';
+export type { SessionKind } from './sessions/registry.js';

@@ -1,5 +1,7 @@
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
@@ -7,10 +9,13 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { loadConfig, type TransportConfig, type TransportConfigOptions } from './config.js';
 import { ConfigError, LifecycleError, McpTransportError } from './errors.js';
 import { createApp } from './http/app.js';
+import type { SessionContext } from './http/context.js';
 import { isLoopbackHostname } from './http/guards.js';
 import { createLogger, type Logger } from './log.js';
 import { SessionMultiplexer } from './sessions/multiplex.js';
+import { InflightTracker } from './sessions/inflight.js';
 import { SessionRegistry } from './sessions/registry.js';
+import { FileSessionStore, type SessionStore } from './sessions/store.js';
 
 /** A low-level SDK `Server` or a high-level `McpServer`. */
 export type ServerLike = Server | McpServer;
@@ -30,10 +35,18 @@ export interface MCPTransportManagerOptions extends TransportConfigOptions {
   cwd?: string;
   /** Where logs go. @default a stderr logger at the configured level */
   logger?: Logger;
+  /**
+   * Where sessions are saved for restore after a restart. Used in dev mode only.
+   * @default a {@link FileSessionStore} at `sessionFile`
+   */
+  sessionStore?: SessionStore;
+  /** How long `close()` waits for requests in flight to finish before closing streams. @default 5000 */
+  drainTimeoutMs?: number;
 }
 
 /** How long `close()` lets open connections finish before cutting them. */
 const CLOSE_GRACE_MS = 1500;
+const DEFAULT_DRAIN_TIMEOUT_MS = 5000;
 const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 type HandledSignal = 'SIGINT' | 'SIGTERM' | 'SIGUSR2';
 
@@ -51,11 +64,13 @@ export class MCPTransportManager {
   private readonly resolved: TransportConfig | ConfigError;
   private readonly log: Logger;
   private readonly registry = new SessionRegistry();
+  private readonly inflight = new InflightTracker();
   private readonly listeners: HttpServer[] = [];
   private readonly signalHandlers = new Map<HandledSignal, () => void>();
   private state: 'new' | 'starting' | 'started' | 'closed' = 'new';
   private closing: Promise<void> | undefined;
   private shared: { server: ServerLike; transport: Transport } | undefined;
+  private draining = false;
 
   constructor(options: MCPTransportManagerOptions) {
     if (!options || typeof options.server !== 'function' && typeof options.server?.connect !== 'function') {
@@ -157,15 +172,37 @@ export class MCPTransportManager {
       this.shared = { server: source, transport: mux };
       connect = (transport) => mux.attach(transport);
     }
+    const store = config.devMode ? (this.options.sessionStore ?? new FileSessionStore(config.sessionFile ?? defaultSessionFile(config.port))) : undefined;
+    const manager = this;
+    const context: SessionContext = {
+      registry: this.registry,
+      store,
+      log: this.log,
+      get closing() {
+        return manager.draining;
+      },
+      connect: async (transport) => {
+        await connect(transport);
+        this.inflight.track(transport);
+      },
+      forget: (id) => {
+        this.registry.delete(id);
+        // At shutdown sessions stay stored: the next process restores them.
+        if (id !== undefined && !this.draining) store?.delete(id).catch((e: Error) => this.log.warn(`session store: ${e.message}`));
+      },
+    };
     const wildcard = config.host === '0.0.0.0' || config.host === '::';
-    const app = createApp({ config, registry: this.registry, connect, log: this.log, boundHosts: wildcard ? [] : [config.host] });
+    const app = createApp({ config, context, boundHosts: wildcard ? [] : [config.host] });
 
     // `localhost` may resolve to 127.0.0.1 or ::1 depending on the client: listen on both.
     const hosts = config.host === 'localhost' ? ['127.0.0.1', '::1'] : [config.host];
     for (const [i, host] of hosts.entries()) {
       const port = i === 0 ? config.port : this.port!;
       try {
-        this.listeners.push(await listen(createServer(app), host, port));
+        const server = createServer(app);
+        // A response finishing during shutdown takes its keep-alive connection with it, so close() need not wait for the grace period.
+        server.on('request', (_req, res: ServerResponse) => res.once('finish', () => this.draining && res.socket?.end()));
+        this.listeners.push(await listen(server, host, port));
       } catch (error) {
         if (i > 0) {
           this.log.debug(`not listening on ${host}:${port} as well: ${(error as Error).message}`);
@@ -203,6 +240,13 @@ export class MCPTransportManager {
   private async release(): Promise<void> {
     for (const [signal, handler] of this.signalHandlers) process.removeListener(signal, handler);
     this.signalHandlers.clear();
+    // Drain: new requests get 503 while the ones in flight finish, within the deadline.
+    this.draining = true;
+    if (this.inflight.size > 0) {
+      this.log.info(`draining ${this.inflight.size} request(s) in flight`);
+      const drained = await this.inflight.idle(this.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+      if (!drained) this.log.warn(`closing with ${this.inflight.size} request(s) still in flight (drain deadline passed)`);
+    }
     const listeners = this.listeners.splice(0);
     const stopped = Promise.all(listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))));
     await this.registry.closeAll();
@@ -215,6 +259,10 @@ export class MCPTransportManager {
     await stopped;
     clearTimeout(timer);
   }
+}
+
+function defaultSessionFile(port: number): string {
+  return join(tmpdir(), 'mcp-http-transport', `sessions-${port}.json`);
 }
 
 function listen(server: HttpServer, host: string, port: number): Promise<HttpServer> {

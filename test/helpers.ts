@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { EventSource } from 'eventsource';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -191,5 +192,61 @@ export async function within<T>(promise: Promise<T>, ms: number): Promise<T | 't
     return await Promise.race([promise, deadline]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * A legacy SSE client built on a standard EventSource (the `eventsource` package), which, unlike the
+ * SDK's SSEClientTransport, sends `Last-Event-ID` when it reconnects.
+ */
+export class RawSseClient {
+  readonly notifications: string[] = [];
+  private readonly source: EventSource;
+  private endpoint: string | undefined;
+  private nextId = 1;
+  private readonly waiting = new Map<number, (message: { result?: unknown; error?: { message: string } }) => void>();
+
+  private constructor(readonly base: string) {
+    this.source = new EventSource(`${base}/sse`);
+    this.source.addEventListener('endpoint', (event) => (this.endpoint = new URL(event.data, base).href));
+    this.source.onmessage = (event) => {
+      const message = JSON.parse(event.data) as { id?: number; method?: string; result?: unknown; error?: { message: string } };
+      if (message.method) this.notifications.push(message.method);
+      else if (typeof message.id === 'number') this.waiting.get(message.id)?.(message);
+    };
+    this.source.onerror = () => {}; // reconnects on its own
+  }
+
+  /** Open the stream and initialize as `name`. */
+  static async connect(base: string, name: string): Promise<RawSseClient> {
+    const client = new RawSseClient(base);
+    await waitFor(() => client.endpoint, 'the endpoint event');
+    await client.request('initialize', { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name, version: '9.9.9' } });
+    await client.post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    return client;
+  }
+
+  /** The session id from the endpoint the server gave. */
+  get sessionId(): string {
+    return new URL(this.endpoint!).searchParams.get('sessionId')!;
+  }
+
+  async request(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+    const id = this.nextId++;
+    const answered = new Promise<{ result?: unknown; error?: { message: string } }>((resolve) => this.waiting.set(id, resolve));
+    await this.post({ jsonrpc: '2.0', id, method, params });
+    const message = await answered;
+    this.waiting.delete(id);
+    if (message.error) throw new Error(message.error.message);
+    return message.result;
+  }
+
+  async post(body: object): Promise<void> {
+    const res = await fetch(this.endpoint!, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify(body) });
+    if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${await res.text()}`);
+  }
+
+  close(): void {
+    this.source.close();
   }
 }

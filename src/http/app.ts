@@ -1,12 +1,14 @@
 import express, { type Express } from 'express';
 import type { TransportConfig } from '../config.js';
 import { authGuard, errorHandler, hostGuard, originGuard, sendJsonRpcError } from './guards.js';
+import type { SessionContext } from './context.js';
 import { sseHandlers } from './sse.js';
-import { streamableHandler, type StreamableRouteOptions } from './streamable.js';
+import { streamableHandler } from './streamable.js';
 
-/** What {@link createApp} needs besides the config. */
-export interface AppOptions extends Omit<StreamableRouteOptions, 'stateless'> {
+/** What {@link createApp} needs. */
+export interface AppOptions {
   config: TransportConfig;
+  context: SessionContext;
   /** Host names the server listens on, accepted in the Host header besides loopback ones. */
   boundHosts?: readonly string[];
 }
@@ -15,9 +17,15 @@ export interface AppOptions extends Omit<StreamableRouteOptions, 'stateless'> {
  * The express app: guards first (Host/Origin 403, token 401) so nothing unauthorised is parsed,
  * then the body limit (413/400), then the routes. Every error leaves as a JSON-RPC error body.
  */
-export function createApp({ config, boundHosts = [], ...routes }: AppOptions): Express {
+export function createApp({ config, context, boundHosts = [] }: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
+  // While draining, new work waits for the next process; `mcp-draining` tells the dev proxy to hold and retry.
+  app.use((_req, res, next) => {
+    if (!context.closing) return next();
+    res.set('Connection', 'close');
+    sendJsonRpcError(res, 503, -32000, 'Service Unavailable: the server is restarting', { 'Retry-After': '1', 'mcp-draining': '1' });
+  });
   app.use(hostGuard([...config.allowedHosts, ...boundHosts]));
   app.use(originGuard(config.allowedOrigins));
   app.use(authGuard(config.authToken));
@@ -29,12 +37,12 @@ export function createApp({ config, boundHosts = [], ...routes }: AppOptions): E
       status: 'ok',
       transport: 'http',
       stateless: config.stateless,
-      sessions: routes.registry.size,
+      sessions: context.registry.size,
       uptime: Math.round((Date.now() - startedAt) / 1000),
     });
   });
-  app.all('/mcp', streamableHandler({ ...routes, stateless: config.stateless }));
-  const sse = sseHandlers(routes);
+  app.all('/mcp', streamableHandler(context, config.stateless));
+  const sse = sseHandlers(context);
   app.get('/sse', sse.open);
   app.post('/messages', sse.post);
 
@@ -43,6 +51,6 @@ export function createApp({ config, boundHosts = [], ...routes }: AppOptions): E
     if (known) sendJsonRpcError(res, 405, -32000, `Method Not Allowed: ${req.method} ${req.path}`);
     else sendJsonRpcError(res, 404, -32601, `Not Found: ${req.path} (MCP is served at /mcp and /sse)`);
   });
-  app.use(errorHandler(routes.log, config.maxBodyBytes));
+  app.use(errorHandler(context.log, config.maxBodyBytes));
   return app;
 }

@@ -1,30 +1,91 @@
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import { isInitializeRequest, isJSONRPCResultResponse, type InitializeRequest, type InitializeResult } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandler } from 'express';
-import type { StreamableRouteOptions } from './streamable.js';
+import { setSseSessionId } from '../sessions/sdk-internals.js';
+import { listChangedNotifications, negotiatedVersion, replayedHandshake, RESTORE_REQUEST_ID } from '../sessions/restore.js';
+import type { StoredSession } from '../sessions/store.js';
+import type { SessionContext } from './context.js';
 import { sendJsonRpcError } from './guards.js';
 
 /** The path legacy SSE clients are told to POST to. `/messages` is accepted as well. */
 export const SSE_MESSAGES_PATH = '/messages/';
 
-/** Legacy HTTP+SSE (protocol 2024-11-05): `GET /sse` opens a session, `POST /messages/?sessionId=` feeds it. */
-export function sseHandlers({ registry, connect, log }: Omit<StreamableRouteOptions, 'stateless'>): { open: RequestHandler; post: RequestHandler } {
-  return {
-    open: async (_req, res) => {
-      const transport = new SSEServerTransport(SSE_MESSAGES_PATH, res);
-      const id = transport.sessionId;
-      registry.add({ id, kind: 'sse', transport });
-      transport.onclose = () => {
-        registry.delete(id);
-        log.debug(`session ${id} closed (sse)`);
+/**
+ * In dev mode, how soon an EventSource reconnects after the stream drops (its default is 3 s).
+ * Sent with the SSE `retry:` field.
+ */
+export const SSE_RETRY_MS = 200;
+
+/** How long a POST for a stored session waits for its client's EventSource to come back. */
+const RECONNECT_WAIT_MS = 10_000;
+
+/**
+ * Legacy HTTP+SSE (protocol 2024-11-05): `GET /sse` opens a session, `POST /messages/?sessionId=` feeds it.
+ *
+ * In dev mode each stream also carries `retry:` and an event whose id is the session id. A client's
+ * EventSource then reconnects quickly after a restart with `Last-Event-ID: <session id>`, and the new
+ * process restores that session under the same id.
+ */
+export function sseHandlers(ctx: SessionContext): { open: RequestHandler; post: RequestHandler } {
+  const { registry, log } = ctx;
+
+  /**
+   * Keep the replayed initialize's response off the client's stream. Installed before the transport
+   * is connected, so it sits under every other wrapper (in-flight tracking sees the response).
+   */
+  const interceptReplay = (transport: SSEServerTransport): Promise<InitializeResult | undefined> =>
+    new Promise((resolve) => {
+      const send = transport.send.bind(transport);
+      // Wrappers stack on `send`, so this one stays in place rather than unhooking itself.
+      let intercepted = false;
+      transport.send = async (message) => {
+        if (intercepted || !('id' in message) || message.id !== RESTORE_REQUEST_ID) return send(message);
+        intercepted = true;
+        resolve(isJSONRPCResultResponse(message) ? (message.result as InitializeResult) : undefined);
       };
-      log.debug(`session ${id} opened (sse)`);
-      await connect(transport);
+    });
+
+  /** Replay the stored handshake, then tell the client to refetch its lists. */
+  const replay = async (transport: SSEServerTransport, stored: StoredSession, answered: Promise<InitializeResult | undefined>): Promise<void> => {
+    const { initialize, initialized } = replayedHandshake(stored.initializeParams);
+    await transport.handleMessage(initialize);
+    const result = await answered;
+    await transport.handleMessage(initialized);
+    for (const n of listChangedNotifications(result?.capabilities)) await transport.send(n);
+  };
+
+  return {
+    open: async (req, res) => {
+      const previous = req.header('last-event-id');
+      const stored = ctx.store && previous && !registry.get(previous) ? await ctx.store.get(previous) : undefined;
+      const transport = new SSEServerTransport(SSE_MESSAGES_PATH, res);
+      if (stored?.kind === 'sse') setSseSessionId(transport, stored.id);
+      const id = transport.sessionId;
+      transport.onclose = () => ctx.forget(id);
+      if (!stored) registry.add({ id, kind: 'sse', transport });
+      const answered = stored ? interceptReplay(transport) : undefined;
+      await ctx.connect(transport);
+      if (ctx.store) res.write(`retry: ${SSE_RETRY_MS}\nevent: session\nid: ${id}\ndata: ${id}\n\n`);
+      if (stored?.kind === 'sse') {
+        await replay(transport, stored, answered!);
+        // Registered only now, so that POSTs waiting for this session find it fully restored.
+        registry.add({ id, kind: 'sse', transport });
+        log.info(`session ${id} restored (sse, ${stored.initializeParams.clientInfo.name})`);
+      } else {
+        log.debug(`session ${id} opened (sse)`);
+      }
     },
     post: async (req, res) => {
       const id = req.query['sessionId'];
       if (typeof id !== 'string' || id === '') return sendJsonRpcError(res, 400, -32000, 'Bad Request: the sessionId query parameter is required');
-      const session = registry.get(id);
+      let session = registry.get(id);
+      // After a restart, a client may post before its EventSource has reconnected: wait for it.
+      if (!session && ctx.store && (await ctx.store.get(id))?.kind === 'sse') session = await registry.waitFor(id, RECONNECT_WAIT_MS);
       if (session?.kind !== 'sse') return sendJsonRpcError(res, 404, -32001, 'Session not found: reconnect to GET /sse');
+      if (ctx.store && isInitializeRequest(req.body)) {
+        const initializeParams = req.body.params as InitializeRequest['params'];
+        await ctx.store.set({ id, kind: 'sse', protocolVersion: negotiatedVersion(initializeParams.protocolVersion), initializeParams, createdAt: Date.now() });
+      }
       await session.transport.handlePostMessage(req, res, req.body);
     },
   };

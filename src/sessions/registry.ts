@@ -1,9 +1,9 @@
 import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 
 /** A live session: its id, which HTTP transport it came in on, and that SDK transport. */
 export type LiveSession =
-  | { readonly id: string; readonly kind: 'streamable'; readonly transport: StreamableHTTPServerTransport }
+  | { readonly id: string; readonly kind: 'streamable'; readonly transport: WebStandardStreamableHTTPServerTransport }
   | { readonly id: string; readonly kind: 'sse'; readonly transport: SSEServerTransport };
 
 /** The kinds of session: Streamable HTTP (`/mcp`) or legacy SSE (`/sse`). */
@@ -12,6 +12,7 @@ export type SessionKind = LiveSession['kind'];
 /** Live sessions by id. Transports remove themselves when they close. */
 export class SessionRegistry {
   private readonly sessions = new Map<string, LiveSession>();
+  private readonly waiters = new Map<string, Set<(session: LiveSession) => void>>();
 
   /** Number of live sessions. */
   get size(): number {
@@ -21,6 +22,27 @@ export class SessionRegistry {
   /** Register a session; its transport's close removes it again. */
   add(session: LiveSession): void {
     this.sessions.set(session.id, session);
+    for (const wake of this.waiters.get(session.id) ?? []) wake(session);
+    this.waiters.delete(session.id);
+  }
+
+  /** The session with this id once it is added, or undefined if that takes longer than `timeoutMs`. */
+  waitFor(id: string, timeoutMs: number): Promise<LiveSession | undefined> {
+    const live = this.sessions.get(id);
+    if (live) return Promise.resolve(live);
+    return new Promise((resolve) => {
+      const waiters = this.waiters.get(id) ?? new Set();
+      this.waiters.set(id, waiters);
+      const wake = (session: LiveSession | undefined) => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        if (waiters.size === 0 && this.waiters.get(id) === waiters) this.waiters.delete(id);
+        resolve(session);
+      };
+      const timer = setTimeout(() => wake(undefined), timeoutMs);
+      timer.unref();
+      waiters.add(wake);
+    });
   }
 
   /** The live session with this id, if any. */

@@ -1,0 +1,102 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { InitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { SessionKind } from './registry.js';
+
+/** What is kept of a session so that a new server process can restore it. No tokens, no messages. */
+export interface StoredSession {
+  id: string;
+  kind: SessionKind;
+  /** The protocol version negotiated at initialize. */
+  protocolVersion: string;
+  /** The client's `initialize` params (protocol version, capabilities, client info), replayed on restore. */
+  initializeParams: InitializeRequest['params'];
+  /** Epoch milliseconds. */
+  createdAt: number;
+}
+
+/**
+ * Where sessions are persisted across restarts. Every method is async so that a shared store
+ * (Redis, say) can implement it; implementations must tolerate concurrent calls.
+ */
+export interface SessionStore {
+  get(id: string): Promise<StoredSession | undefined>;
+  set(session: StoredSession): Promise<void>;
+  delete(id: string): Promise<void>;
+  list(): Promise<StoredSession[]>;
+}
+
+/** Sessions in memory: they survive a manager restart inside one process, not a process restart. */
+export class MemorySessionStore implements SessionStore {
+  private readonly sessions = new Map<string, StoredSession>();
+  async get(id: string) {
+    return this.sessions.get(id);
+  }
+  async set(session: StoredSession) {
+    this.sessions.set(session.id, session);
+  }
+  async delete(id: string) {
+    this.sessions.delete(id);
+  }
+  async list() {
+    return [...this.sessions.values()];
+  }
+}
+
+/**
+ * Sessions in one JSON file, rewritten atomically (temp file + rename) with mode 0600, so a
+ * process killed mid-write leaves the previous file whole. Writes are serialised within a process.
+ */
+export class FileSessionStore implements SessionStore {
+  private cache: Map<string, StoredSession> | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
+  /** @param path the JSON file; its directory is created if needed */
+  constructor(readonly path: string) {}
+
+  async get(id: string) {
+    return (await this.load()).get(id);
+  }
+
+  async set(session: StoredSession) {
+    (await this.load()).set(session.id, session);
+    await this.flush();
+  }
+
+  async delete(id: string) {
+    if ((await this.load()).delete(id)) await this.flush();
+  }
+
+  async list() {
+    return [...(await this.load()).values()];
+  }
+
+  private async load(): Promise<Map<string, StoredSession>> {
+    if (this.cache) return this.cache;
+    let entries: StoredSession[] = [];
+    try {
+      const parsed: unknown = JSON.parse(await readFile(this.path, 'utf8'));
+      if (Array.isArray(parsed)) entries = parsed.filter(isStoredSession);
+    } catch {
+      // Missing or unreadable: start empty. A corrupt file must not stop the server from starting.
+    }
+    this.cache ??= new Map(entries.map((s) => [s.id, s]));
+    return this.cache;
+  }
+
+  private flush(): Promise<void> {
+    const snapshot = JSON.stringify([...this.cache!.values()]);
+    this.writing = this.writing.then(async () => {
+      await mkdir(dirname(this.path), { recursive: true });
+      const temp = `${this.path}.${process.pid}.tmp`;
+      await writeFile(temp, snapshot, { mode: 0o600 });
+      await rename(temp, this.path);
+    });
+    return this.writing;
+  }
+}
+
+function isStoredSession(value: unknown): value is StoredSession {
+  const s = value as StoredSession;
+  return typeof s?.id === 'string' && (s.kind === 'streamable' || s.kind === 'sse') && typeof s.initializeParams === 'object' && s.initializeParams !== null;
+}
