@@ -1,4 +1,4 @@
-import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { Server as HttpServer, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,10 +7,11 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { loadConfig, type TransportConfig, type TransportConfigOptions } from './config.js';
-import { ConfigError, LifecycleError, McpTransportError } from './errors.js';
+import { ConfigError, LifecycleError } from './errors.js';
 import { createApp } from './http/app.js';
 import type { SessionContext } from './http/context.js';
 import { isLoopbackHostname } from './http/guards.js';
+import { baseUrl, listenOn } from './http/listen.js';
 import { createLogger, type Logger } from './log.js';
 import { SessionMultiplexer } from './sessions/multiplex.js';
 import { InflightTracker } from './sessions/inflight.js';
@@ -71,6 +72,7 @@ export class MCPTransportManager {
   private closing: Promise<void> | undefined;
   private shared: { server: ServerLike; transport: Transport } | undefined;
   private draining = false;
+  private exitingOn: HandledSignal | undefined;
 
   constructor(options: MCPTransportManagerOptions) {
     if (!options || typeof options.server !== 'function' && typeof options.server?.connect !== 'function') {
@@ -108,11 +110,7 @@ export class MCPTransportManager {
 
   /** Base URL clients should use, e.g. `http://localhost:3000`, once HTTP is listening. */
   get url(): string | undefined {
-    const port = this.port;
-    if (port === undefined) return undefined;
-    const host = this.config.host;
-    const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
-    return `http://${shown}:${port}`;
+    return baseUrl(this.config.host, this.listeners);
   }
 
   /** Number of live HTTP sessions. */
@@ -194,22 +192,10 @@ export class MCPTransportManager {
     const wildcard = config.host === '0.0.0.0' || config.host === '::';
     const app = createApp({ config, context, boundHosts: wildcard ? [] : [config.host] });
 
-    // `localhost` may resolve to 127.0.0.1 or ::1 depending on the client: listen on both.
-    const hosts = config.host === 'localhost' ? ['127.0.0.1', '::1'] : [config.host];
-    for (const [i, host] of hosts.entries()) {
-      const port = i === 0 ? config.port : this.port!;
-      try {
-        const server = createServer(app);
-        // A response finishing during shutdown takes its keep-alive connection with it, so close() need not wait for the grace period.
-        server.on('request', (_req, res: ServerResponse) => res.once('finish', () => this.draining && res.socket?.end()));
-        this.listeners.push(await listen(server, host, port));
-      } catch (error) {
-        if (i > 0) {
-          this.log.debug(`not listening on ${host}:${port} as well: ${(error as Error).message}`);
-          continue;
-        }
-        throw listenError(error as NodeJS.ErrnoException, config, host);
-      }
+    this.listeners.push(...(await listenOn(app, config.host, config.port, this.log)));
+    for (const server of this.listeners) {
+      // A response finishing during shutdown takes its keep-alive connection with it, so close() need not wait for the grace period.
+      server.on('request', (_req, res: ServerResponse) => res.once('finish', () => this.draining && res.socket?.end()));
     }
     if (!isLoopbackHostname(config.host)) {
       this.log.warn(`listening on ${config.host}, which is not loopback: set MCP_AUTH_TOKEN, and MCP_ALLOWED_HOSTS for the names clients use`);
@@ -225,21 +211,30 @@ export class MCPTransportManager {
   private installSignalHandlers(): void {
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGUSR2'] as const) {
       const handler = () => {
+        // A process tree kill (nodemon, tsx) can deliver the signal twice: the first one is enough, and
+        // the listener stays so that the repeat does not kill the process mid-drain.
+        if (this.exitingOn) return this.log.debug(`${signal} again: already shutting down`);
+        this.exitingOn = signal;
         this.log.info(`${signal}: shutting down`);
         void this.close().finally(() => {
+          this.removeSignalHandlers();
           // nodemon waits for the child to die of SIGUSR2 itself; re-raise it now that our handler is gone.
           if (signal === 'SIGUSR2') process.kill(process.pid, 'SIGUSR2');
           else process.exit(EXIT_CODES[signal]);
         });
       };
       this.signalHandlers.set(signal, handler);
-      process.once(signal, handler);
+      process.on(signal, handler);
     }
   }
 
-  private async release(): Promise<void> {
+  private removeSignalHandlers(): void {
     for (const [signal, handler] of this.signalHandlers) process.removeListener(signal, handler);
     this.signalHandlers.clear();
+  }
+
+  private async release(): Promise<void> {
+    if (!this.exitingOn) this.removeSignalHandlers();
     // Drain: new requests get 503 while the ones in flight finish, within the deadline.
     this.draining = true;
     if (this.inflight.size > 0) {
@@ -263,30 +258,4 @@ export class MCPTransportManager {
 
 function defaultSessionFile(port: number): string {
   return join(tmpdir(), 'mcp-http-transport', `sessions-${port}.json`);
-}
-
-function listen(server: HttpServer, host: string, port: number): Promise<HttpServer> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
-}
-
-function listenError(error: NodeJS.ErrnoException, config: TransportConfig, host: string): McpTransportError {
-  const where = `${host.includes(':') ? `[${host}]` : host}:${config.port}`;
-  switch (error.code) {
-    case 'EADDRINUSE':
-      return ConfigError.of('PORT_IN_USE', 'MCP_HTTP_PORT', `port ${config.port} is already in use on ${host}: stop the other server or set MCP_HTTP_PORT to a free port (0 picks one)`, error);
-    case 'EACCES':
-      return ConfigError.of('INVALID_PORT', 'MCP_HTTP_PORT', `no permission to listen on ${where}: use MCP_HTTP_PORT above 1023`, error);
-    case 'EADDRNOTAVAIL':
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return ConfigError.of('INVALID_HOST', 'MCP_HTTP_HOST', `MCP_HTTP_HOST=${config.host} is not an address of this machine: use localhost or 127.0.0.1`, error);
-    default:
-      return new McpTransportError('LISTEN_FAILED', `cannot listen on ${where}: ${error.message}`, { cause: error });
-  }
 }

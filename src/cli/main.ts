@@ -1,10 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config.js';
 import { exitWith } from '../serve.js';
+import { BRIDGE_USAGE, parseBridgeArgs, runBridge } from './bridge.js';
+import { DEV_USAGE, parseDevArgs, runDev } from './dev.js';
 
 const USAGE = `Usage: mcp-http-transport <command>
 
 Commands:
+  dev [options] -- <server command...>
+              run the server under nodemon; clients stay connected across restarts
+  bridge <url> [options]
+              a stdio MCP server relaying to an HTTP one (for stdio-only clients)
   config      check the MCP_* settings (env and ./.env) and print what a server would use
   help        show this help
   version     print the version
@@ -14,7 +20,22 @@ Exit codes: 0 ok, 1 failure, 2 bad configuration or usage.`;
 /** Run the CLI with `argv` (without node and script). Resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command = 'help', ...rest] = argv;
+  const wantsHelp = rest.includes('--help') || rest.includes('-h');
   switch (command) {
+    case 'dev':
+      if (wantsHelp) return help(DEV_USAGE);
+      try {
+        return await runDev(parseDevArgs(rest));
+      } catch (error) {
+        exitWith(error);
+      }
+    case 'bridge':
+      if (wantsHelp) return help(BRIDGE_USAGE);
+      try {
+        return await runBridge(parseBridgeArgs(rest));
+      } catch (error) {
+        exitWith(error);
+      }
     case 'config': {
       if (rest.length > 0) return usage(`config takes no arguments, got ${rest.join(' ')}`);
       let config;
@@ -29,8 +50,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
+      return help(USAGE);
     case 'version':
     case '--version':
     case '-v': {
@@ -41,6 +61,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     default:
       return usage(`unknown command ${JSON.stringify(command)}`);
   }
+}
+
+/** Help goes to stderr: in dev and bridge mode stdout may be an MCP stream. */
+function help(text: string): number {
+  process.stderr.write(`${text}\n`);
+  return 0;
 }
 
 function usage(message: string): number {

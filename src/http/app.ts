@@ -39,6 +39,8 @@ export function createApp({ config, context, boundHosts = [] }: AppOptions): Exp
       stateless: config.stateless,
       sessions: context.registry.size,
       uptime: Math.round((Date.now() - startedAt) / 1000),
+      // Lets the dev proxy tell a restarted process from the one that is shutting down.
+      pid: process.pid,
     });
   });
   app.all('/mcp', streamableHandler(context, config.stateless));

@@ -90,7 +90,7 @@ describe('HTTP mode', () => {
     clients.push(await connectClient(url, 'sse'));
     const res = await fetch(`${url}/health`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok', transport: 'http', stateless: false, sessions: 1, uptime: expect.any(Number) });
+    expect(await res.json()).toEqual({ status: 'ok', transport: 'http', stateless: false, sessions: 1, uptime: expect.any(Number), pid: process.pid });
   });
 
   it('accepts SSE posts on /messages and /messages/, and 400/404s bad session ids', async () => {

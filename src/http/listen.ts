@@ -1,0 +1,56 @@
+import { createServer, type RequestListener, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigError, McpTransportError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+/**
+ * Listen with `handler` on `host:port`. `localhost` listens on both 127.0.0.1 and ::1 (same port),
+ * so clients reach it whichever address their resolver prefers; ::1 is skipped if unavailable.
+ * @throws ConfigError for a port in use or a host that is not ours, naming the variable and the fix
+ */
+export async function listenOn(handler: RequestListener, host: string, port: number, log: Logger): Promise<HttpServer[]> {
+  const hosts = host === 'localhost' ? ['127.0.0.1', '::1'] : [host];
+  const servers: HttpServer[] = [];
+  for (const [i, address] of hosts.entries()) {
+    const server = createServer(handler);
+    const actualPort = i === 0 ? port : (servers[0]!.address() as AddressInfo).port;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(actualPort, address, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      servers.push(server);
+    } catch (error) {
+      if (i === 0) throw listenError(error as NodeJS.ErrnoException, host, address, port);
+      log.debug(`not listening on ${address}:${actualPort} as well: ${(error as Error).message}`);
+    }
+  }
+  return servers;
+}
+
+/** `http://host:port` for the first listener, as clients should write it. */
+export function baseUrl(host: string, servers: readonly HttpServer[]): string | undefined {
+  const address = servers[0]?.address() as AddressInfo | null | undefined;
+  if (!address) return undefined;
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `http://${shown}:${address.port}`;
+}
+
+function listenError(error: NodeJS.ErrnoException, host: string, address: string, port: number): McpTransportError {
+  const where = `${address.includes(':') ? `[${address}]` : address}:${port}`;
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return ConfigError.of('PORT_IN_USE', 'MCP_HTTP_PORT', `port ${port} is already in use on ${address}: stop the other server or set MCP_HTTP_PORT to a free port (0 picks one)`, error);
+    case 'EACCES':
+      return ConfigError.of('INVALID_PORT', 'MCP_HTTP_PORT', `no permission to listen on ${where}: use MCP_HTTP_PORT above 1023`, error);
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return ConfigError.of('INVALID_HOST', 'MCP_HTTP_HOST', `MCP_HTTP_HOST=${host} is not an address of this machine: use localhost or 127.0.0.1`, error);
+    default:
+      return new McpTransportError('LISTEN_FAILED', `cannot listen on ${where}: ${error.message}`, { cause: error });
+  }
+}

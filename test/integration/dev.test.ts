@@ -1,0 +1,133 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ROOT, connectClient, emptyDir, exited, stop, textOf, waitFor, type Kind } from '../helpers.js';
+
+const BIN = join(ROOT, 'bin', 'mcp-http-transport.js');
+const LIB = pathToFileURL(join(ROOT, 'dist', 'index.js')).href;
+
+/** The user's server, version `v`: one McpServer per session (a factory), so `whoami` is per client. */
+function serverSource(v: number): string {
+  return `import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { serve } from '${LIB}';
+const VERSION: string = 'v${v}';
+function build() {
+  const server = new McpServer({ name: 'dev-fixture', version: VERSION });
+  server.registerTool('version', {}, async () => ({ content: [{ type: 'text', text: VERSION }] }));
+  server.registerTool('whoami', {}, async () => ({ content: [{ type: 'text', text: JSON.stringify(server.server.getClientVersion() ?? null) }] }));
+  return server;
+}
+await serve({ server: build });
+`;
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
+/** A temp project: the server file (JS or TS) and the repo's node_modules linked in. */
+function project(ext: 'mjs' | 'ts'): { dir: string; file: string; write: (v: number) => void } {
+  const dir = emptyDir();
+  mkdirSync(join(dir, 'src'));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'dev-fixture', type: 'module', private: true }));
+  const file = join(dir, 'src', `server.${ext}`);
+  // JS can't carry the type annotation.
+  const write = (v: number) => writeFileSync(file, ext === 'ts' ? serverSource(v) : serverSource(v).replace(': string', ''));
+  write(1);
+  return { dir, file, write };
+}
+
+function startDev(dir: string, port: number, command: string[]): ChildProcess & { err: () => string; out: () => string } {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MCP_')));
+  const child = spawn(process.execPath, [BIN, 'dev', '--no-bridge', '--port', String(port), '--host', '127.0.0.1', '--watch', 'src', '--', ...command], {
+    cwd: dir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return Object.assign(child, { err: () => err, out: () => out });
+}
+
+describe.each([
+  ['JavaScript (node server.mjs)', 'mjs', ['node', 'src/server.mjs']],
+  ['TypeScript (tsx server.ts)', 'ts', ['tsx', 'src/server.ts']],
+] as const)('mcp-http-transport dev, %s', (_name, ext, command) => {
+  let dev: ReturnType<typeof startDev> | undefined;
+  const clients: Client[] = [];
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await stop(dev);
+  });
+
+  it('keeps a Streamable HTTP and an SSE client working through 5 edits: new code each time, 0 failed calls', async () => {
+    // Each edit restarts a real server process (tsx: ~0.5 s); the run is bounded by the waits below.
+    const { dir, write } = project(ext);
+    const port = await freePort();
+    dev = startDev(dir, port, [...command]);
+    await waitFor(() => dev!.err().includes('ready in'), 'dev to be ready', 30_000);
+    const base = `http://127.0.0.1:${port}`;
+    const kinds: Kind[] = ['streamable', 'sse'];
+    clients.push(...(await Promise.all(kinds.map((k) => connectClient(base, k, `dev-${k}`)))));
+
+    // Both clients call in loops, bounded in count and time, while the file changes under them.
+    const seen = kinds.map(() => new Set<string>());
+    const failures: string[] = [];
+    let calls = 0;
+    let running = true;
+    const loops = clients.map(async (client, c) => {
+      const deadline = Date.now() + 120_000;
+      for (let i = 0; running && i < 5000 && Date.now() < deadline; i++) {
+        try {
+          seen[c]!.add(textOf(await client.callTool({ name: 'version' })));
+          calls++;
+        } catch (error) {
+          failures.push(`${kinds[c]}: ${(error as Error).message}`);
+        }
+      }
+    });
+
+    for (let v = 2; v <= 6; v++) {
+      write(v);
+      await waitFor(() => seen.every((s) => s.has(`v${v}`)), `both clients to see v${v}`, 30_000);
+    }
+    running = false;
+    await Promise.all(loops);
+
+    expect(failures).toEqual([]);
+    expect(calls).toBeGreaterThan(10);
+    for (const s of seen) expect([...s]).toEqual(['v1', 'v2', 'v3', 'v4', 'v5', 'v6']);
+    // The restarted server still knows each client by its own initialize.
+    for (const [c, client] of clients.entries()) {
+      expect(JSON.parse(textOf(await client.callTool({ name: 'whoami' })))).toEqual({ name: `dev-${kinds[c]}`, version: '1.2.3' });
+    }
+    expect((dev.err().match(/reloaded in \d+ ms · 2 sessions restored/g) ?? []).length).toBe(5);
+    expect(dev.out()).toBe('');
+
+    // Stopping dev stops everything it started and frees the port.
+    const serverPid = ((await (await fetch(`${base}/health`)).json()) as { pid: number }).pid;
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    dev.kill('SIGTERM');
+    expect((await exited(dev)).code).toBe(143);
+    expect(await portIsFree(port)).toBe(true);
+    expect(() => process.kill(serverPid, 0)).toThrow();
+  }, 180_000);
+});
