@@ -48,7 +48,7 @@ export class MemorySessionStore implements SessionStore {
  * process killed mid-write leaves the previous file whole. Writes are serialised within a process.
  */
 export class FileSessionStore implements SessionStore {
-  private cache: Map<string, StoredSession> | undefined;
+  private loading: Promise<Map<string, StoredSession>> | undefined;
   private writing: Promise<void> = Promise.resolve();
 
   /** @param path the JSON file; its directory is created if needed */
@@ -71,22 +71,22 @@ export class FileSessionStore implements SessionStore {
     return [...(await this.load()).values()];
   }
 
-  private async load(): Promise<Map<string, StoredSession>> {
-    if (this.cache) return this.cache;
-    let entries: StoredSession[] = [];
-    try {
-      const parsed: unknown = JSON.parse(await readFile(this.path, 'utf8'));
-      if (Array.isArray(parsed)) entries = parsed.filter(isStoredSession);
-    } catch {
-      // Missing or unreadable: start empty. A corrupt file must not stop the server from starting.
-    }
-    this.cache ??= new Map(entries.map((s) => [s.id, s]));
-    return this.cache;
+  /** One shared read, so that concurrent calls continue in the order they were made. */
+  private load(): Promise<Map<string, StoredSession>> {
+    this.loading ??= readFile(this.path, 'utf8')
+      .then((text) => {
+        const parsed: unknown = JSON.parse(text);
+        return new Map((Array.isArray(parsed) ? parsed.filter(isStoredSession) : []).map((s) => [s.id, s]));
+      })
+      // Missing, unreadable or corrupt: start empty. A bad file must not stop the server from starting.
+      .catch(() => new Map<string, StoredSession>());
+    return this.loading;
   }
 
-  private flush(): Promise<void> {
-    const snapshot = JSON.stringify([...this.cache!.values()]);
-    this.writing = this.writing.then(async () => {
+  private async flush(): Promise<void> {
+    const snapshot = JSON.stringify([...(await this.load()).values()]);
+    // One failed write must not fail every later one.
+    this.writing = this.writing.catch(() => undefined).then(async () => {
       await mkdir(dirname(this.path), { recursive: true });
       const temp = `${this.path}.${process.pid}.tmp`;
       await writeFile(temp, snapshot, { mode: 0o600 });

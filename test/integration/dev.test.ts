@@ -105,6 +105,7 @@ describe.each([
       }
     });
 
+    await waitFor(() => seen.every((s) => s.has('v1')), 'both clients to see v1');
     for (let v = 2; v <= 6; v++) {
       write(v);
       await waitFor(() => seen.every((s) => s.has(`v${v}`)), `both clients to see v${v}`, 30_000);
