@@ -46,6 +46,8 @@ type Outcome = 'done' | 'retry';
 export class DevProxy {
   private gate: Gate | undefined;
   private pid: number | undefined;
+  /** Legacy SSE sessions by id: requests posted whose responses (which come on the stream) are still due. */
+  private readonly sseCalls = new Map<string, Map<string | number, { call: Call; body: Buffer; url: string; headers: IncomingHttpHeaders }>>();
   private readonly holdTimeoutMs: number;
 
   constructor(private readonly options: DevProxyOptions) {
@@ -83,6 +85,9 @@ export class DevProxy {
     const body = await readBody(req);
     if (body === undefined) return sendError(res, 413, null, `Payload Too Large: request bodies are limited to ${MAX_BODY_BYTES} bytes`);
     const call = describe(body);
+    const sessionId = path === '/messages' || path === '/messages/' ? new URL(req.url ?? '/', 'http://x').searchParams.get('sessionId') : null;
+    const due = sessionId ? this.sseCalls.get(sessionId) : undefined;
+    if (due && call.id !== undefined) due.set(call.id, { call, body, url: req.url ?? '/', headers: req.headers });
     for (;;) {
       if (!(await this.waitUp())) return this.giveUp(res, call.id);
       if ((await this.forward(req, body, res, call)) === 'done') return;
@@ -185,13 +190,63 @@ export class DevProxy {
       if (up.statusCode !== 200) return void up.pipe(res);
       settle(true);
       current = up;
-      if ((req.url ?? '').startsWith('/sse') && !sessionId) void findSessionId(up).then((id) => (sessionId = id));
+      if ((req.url ?? '').startsWith('/sse')) {
+        this.watchSse(up, sessionId, (id) => {
+          sessionId = id;
+          res.once('close', () => this.sseCalls.delete(id));
+        });
+        // Calls the dead process never answered: safe ones go again to the restored session.
+        if (sessionId) this.repost(sessionId);
+      }
       up.on('data', (chunk: Buffer) => res.write(chunk));
       await new Promise((resolve) => up.once('close', resolve));
       if (res.destroyed) return;
+      if (sessionId) this.failUnsafe(sessionId, res);
       // Upstream ended: a live server closing the stream is final; otherwise it is restarting.
       if (!this.down && (await this.healthyPid()) === this.pid) return void res.end();
       this.markDown();
+    }
+  }
+
+  /** Follow a legacy SSE stream: learn its session id, and clear calls as their responses pass. */
+  private watchSse(up: IncomingMessage, known: string | undefined, learned: (id: string) => void): void {
+    let id = known;
+    const parser = createParser({
+      onEvent: (event) => {
+        if (event.event === 'endpoint' && !id) {
+          id = new URL(event.data, 'http://localhost').searchParams.get('sessionId') ?? undefined;
+          if (id) {
+            this.sseCalls.set(id, new Map());
+            learned(id);
+          }
+        } else if ((event.event ?? 'message') === 'message' && id) {
+          try {
+            const message = JSON.parse(event.data) as { id?: string | number; method?: string };
+            if (message.id !== undefined && message.method === undefined) this.sseCalls.get(id)?.delete(message.id);
+          } catch {
+            // not JSON-RPC
+          }
+        }
+      },
+    });
+    up.on('data', (chunk: Buffer) => parser.feed(chunk.toString('utf8')));
+  }
+
+  /** The upstream stream died with calls unanswered: those that may have side effects fail now. */
+  private failUnsafe(sessionId: string, res: ServerResponse): void {
+    const due = this.sseCalls.get(sessionId);
+    for (const [id, { call }] of due ?? []) {
+      if (call.safe) continue;
+      due!.delete(id);
+      res.write(sseError(call));
+    }
+  }
+
+  private repost(sessionId: string): void {
+    for (const { body, url, headers } of this.sseCalls.get(sessionId)?.values() ?? []) {
+      const r = httpRequest({ host: '127.0.0.1', port: this.options.targetPort, method: 'POST', path: url, headers: forwardedHeaders(headers, body.length) }, (up) => up.resume());
+      r.on('error', (error) => this.options.log.debug(`proxy: re-post failed: ${error.message}`));
+      r.end(body);
     }
   }
 
@@ -304,22 +359,6 @@ function watchForResponse(up: IncomingMessage, id: string | number | undefined):
   return state;
 }
 
-/** Resolve with the session id from a legacy SSE stream's `endpoint` event. */
-function findSessionId(up: IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const parser = createParser({
-      onEvent: (event) => {
-        if (event.event !== 'endpoint') return;
-        up.off('data', feed);
-        resolve(new URL(event.data, 'http://localhost').searchParams.get('sessionId') ?? undefined);
-      },
-    });
-    const feed = (chunk: Buffer) => parser.feed(chunk.toString('utf8'));
-    up.on('data', feed);
-    up.once('close', () => resolve(undefined));
-  });
-}
-
 function forwardedHeaders(headers: IncomingHttpHeaders, length: number): IncomingHttpHeaders {
   const { connection: _connection, 'keep-alive': _keepAlive, 'transfer-encoding': _te, 'content-length': _length, ...rest } = headers;
   return length > 0 ? { ...rest, 'content-length': String(length) } : rest;
@@ -344,9 +383,13 @@ function sendError(res: ServerResponse, status: number, id: string | number | nu
   res.end(JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32000, message } }));
 }
 
+/** An SSE event carrying the JSON-RPC error for a call the server died in. */
+function sseError(call: Call): string {
+  const error = { jsonrpc: '2.0', id: call.id ?? null, error: { code: -32000, message: notRetriedMessage(call) } };
+  return `event: message\ndata: ${JSON.stringify(error)}\n\n`;
+}
+
 /** End an SSE response with a JSON-RPC error for the call it was carrying. */
 function writeSseError(res: ServerResponse, call: Call): void {
-  if (res.writableEnded) return;
-  const error = { jsonrpc: '2.0', id: call.id ?? null, error: { code: -32000, message: notRetriedMessage(call) } };
-  res.end(`event: message\ndata: ${JSON.stringify(error)}\n\n`);
+  if (!res.writableEnded) res.end(sseError(call));
 }

@@ -3,7 +3,8 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ROOT, connectClient, emptyDir, exited, stop, textOf, waitFor, type Kind } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'mcp-http-transport.js');
@@ -18,6 +19,17 @@ function build() {
   const server = new McpServer({ name: 'dev-fixture', version: VERSION });
   server.registerTool('version', {}, async () => ({ content: [{ type: 'text', text: VERSION }] }));
   server.registerTool('whoami', {}, async () => ({ content: [{ type: 'text', text: JSON.stringify(server.server.getClientVersion() ?? null) }] }));
+  // v1 of these never answers, so that a call is surely in flight when the test kills the server.
+  server.registerTool('slow', {}, async () => {
+    process.stderr.write('entered slow\\n');
+    if (VERSION === 'v1') await new Promise(() => {});
+    return { content: [{ type: 'text', text: VERSION }] };
+  });
+  server.registerPrompt('slow-prompt', {}, async () => {
+    process.stderr.write('entered slow-prompt\\n');
+    if (VERSION === 'v1') await new Promise(() => {});
+    return { messages: [{ role: 'user', content: { type: 'text', text: VERSION } }] };
+  });
   return server;
 }
 await serve({ server: build });
@@ -131,4 +143,84 @@ describe.each([
     expect(await portIsFree(port)).toBe(true);
     expect(() => process.kill(serverPid, 0)).toThrow();
   }, 180_000);
+
+  it('after a crash (SIGKILL) mid-call: side-effecting calls fail at once, safe ones are retried on the new code', async () => {
+    const { dir, write } = project(ext);
+    const port = await freePort();
+    dev = startDev(dir, port, [...command]);
+    await waitFor(() => dev!.err().includes('ready in'), 'dev to be ready', 30_000);
+    const base = `http://127.0.0.1:${port}`;
+    const kinds: Kind[] = ['streamable', 'sse'];
+    clients.push(...(await Promise.all(kinds.map((k) => connectClient(base, k, `crash-${k}`)))));
+    const serverPid = ((await (await fetch(`${base}/health`)).json()) as { pid: number }).pid;
+
+    const tools = clients.map((c) => c.callTool({ name: 'slow' }).then(() => 'answered', (e: Error) => e.message));
+    const prompts = clients.map((c) => c.getPrompt({ name: 'slow-prompt' }));
+    await waitFor(() => (dev!.err().match(/entered slow\n/g) ?? []).length === 2 && (dev!.err().match(/entered slow-prompt/g) ?? []).length === 2, 'all four calls in flight');
+    process.kill(serverPid, 'SIGKILL');
+
+    // Before any restart: the tool calls have already failed, with a message that says why.
+    for (const message of await Promise.all(tools)) {
+      expect(message).toMatch(/server restarted while tools\/call was running; it was not retried because it may have side effects/);
+    }
+    await waitFor(() => dev!.err().includes('the server crashed'), 'the crash to be reported');
+    write(2); // nodemon restarts after a crash on the next save
+    const answers = await Promise.all(prompts);
+    expect(answers.map((a) => (a.messages[0]!.content as { text: string }).text)).toEqual(['v2', 'v2']);
+  }, 120_000);
+
+  it('reports a syntax error clearly, holds calls meanwhile, and recovers on the next good save', async () => {
+    const { dir, file, write } = project(ext);
+    const port = await freePort();
+    dev = startDev(dir, port, [...command]);
+    await waitFor(() => dev!.err().includes('ready in'), 'dev to be ready', 30_000);
+    const client = await connectClient(`http://127.0.0.1:${port}`, 'streamable', 'syntax');
+    clients.push(client);
+    writeFileSync(file, 'export const = ;\n');
+    await waitFor(() => dev!.err().includes('the server crashed'), 'the crash to be reported', 30_000);
+    expect(dev.err()).toMatch(/SyntaxError|ERROR: Expected/);
+    const held = client.callTool({ name: 'version' });
+    write(3);
+    expect(textOf(await held)).toBe('v3');
+  }, 120_000);
+
+  it('bridges stdio when a client launches it: one session across a reload, and a clean exit when stdin closes', async () => {
+    const { dir, write } = project(ext);
+    const port = await freePort();
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => !k.startsWith('MCP_') && v !== undefined)) as Record<string, string>;
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, 'dev', '--port', String(port), '--host', '127.0.0.1', '--watch', 'src', '--', ...command],
+      cwd: dir,
+      env,
+      stderr: 'pipe',
+    });
+    let err = '';
+    transport.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const client = new Client({ name: 'desktop-like', version: '0.1.0' });
+    await client.connect(transport);
+    const devPid = transport.pid!;
+    expect(textOf(await client.callTool({ name: 'version' }))).toBe('v1');
+    const serverPid = ((await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { pid: number }).pid;
+    write(2);
+    await waitFor(() => err.includes('reloaded in'), 'the reload', 30_000);
+    expect(textOf(await client.callTool({ name: 'version' }))).toBe('v2');
+    expect(JSON.parse(textOf(await client.callTool({ name: 'whoami' })))).toEqual({ name: 'desktop-like', version: '0.1.0' });
+    const newServerPid = ((await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { pid: number }).pid;
+    expect(newServerPid).not.toBe(serverPid);
+
+    await client.close(); // closes the dev command's stdin
+    await waitFor(() => !alive(devPid), 'dev to exit when stdin closes', 10_000);
+    expect(alive(newServerPid)).toBe(false);
+    expect(await portIsFree(port)).toBe(true);
+  }, 120_000);
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
