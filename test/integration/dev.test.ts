@@ -1,69 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { writeFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { ROOT, connectClient, emptyDir, exited, stop, textOf, waitFor, type Kind } from '../helpers.js';
-
-const BIN = join(ROOT, 'bin', 'mcp-http-transport.js');
-const LIB = pathToFileURL(join(ROOT, 'dist', 'index.js')).href;
-
-/** The user's server, version `v`: one McpServer per session (a factory), so `whoami` is per client. */
-function serverSource(v: number): string {
-  return `import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { serve } from '${LIB}';
-const VERSION: string = 'v${v}';
-function build() {
-  const server = new McpServer({ name: 'dev-fixture', version: VERSION });
-  server.registerTool('version', {}, async () => ({ content: [{ type: 'text', text: VERSION }] }));
-  server.registerTool('whoami', {}, async () => ({ content: [{ type: 'text', text: JSON.stringify(server.server.getClientVersion() ?? null) }] }));
-  // v1 of these never answers, so that a call is surely in flight when the test kills the server.
-  server.registerTool('slow', {}, async () => {
-    process.stderr.write('entered slow\\n');
-    if (VERSION === 'v1') await new Promise(() => {});
-    return { content: [{ type: 'text', text: VERSION }] };
-  });
-  server.registerPrompt('slow-prompt', {}, async () => {
-    process.stderr.write('entered slow-prompt\\n');
-    if (VERSION === 'v1') await new Promise(() => {});
-    return { messages: [{ role: 'user', content: { type: 'text', text: VERSION } }] };
-  });
-  return server;
-}
-await serve({ server: build });
-`;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
-}
-
-/** A temp project: the server file (JS or TS) and the repo's node_modules linked in. */
-function project(ext: 'mjs' | 'ts'): { dir: string; file: string; write: (v: number) => void } {
-  const dir = emptyDir();
-  mkdirSync(join(dir, 'src'));
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'dev-fixture', type: 'module', private: true }));
-  const file = join(dir, 'src', `server.${ext}`);
-  // JS can't carry the type annotation.
-  const write = (v: number) => writeFileSync(file, ext === 'ts' ? serverSource(v) : serverSource(v).replace(': string', ''));
-  write(1);
-  return { dir, file, write };
-}
+import { ROOT, connectClient, exited, stop, textOf, waitFor, type Kind } from '../helpers.js';
+import { BIN, alive, freePort, portIsFree, project } from '../dev-fixture.js';
 
 function startDev(dir: string, port: number, command: string[]): ChildProcess & { err: () => string; out: () => string } {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MCP_')));
@@ -216,11 +156,3 @@ describe.each([
   }, 120_000);
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -3,7 +3,7 @@ import { createServer, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ConfigError, LifecycleError, MCPTransportManager } from '../../src/index.js';
-import { ROOT, connectClient, emptyDir, exited, lowLevelServer, spawnFixture, stop, waitFor, within } from '../helpers.js';
+import { ROOT, connectClient, emptyDir, exited, lowLevelServer, portIsFree, spawnFixture, stop, waitFor, within } from '../helpers.js';
 
 function manager(env: Record<string, string>, extra: Partial<ConstructorParameters<typeof MCPTransportManager>[0]> = {}) {
   return new MCPTransportManager({ server: lowLevelServer(), env, cwd: emptyDir(), handleSignals: false, logLevel: 'error', ...extra });
@@ -13,14 +13,6 @@ async function occupiedPort(): Promise<{ port: number; server: NetServer }> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { port: (server.address() as { port: number }).port, server };
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
 }
 
 describe('configuration errors', () => {

@@ -1,10 +1,9 @@
-import { createServer } from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { MCPTransportManager, MemorySessionStore, type ServerLike, type SessionStore } from '../../src/index.js';
-import { RawSseClient, connectClient, emptyDir, textOf, waitFor, type Kind } from '../helpers.js';
+import { RawSseClient, connectClient, emptyDir, freePort, textOf, waitFor, type Kind } from '../helpers.js';
 
 /**
  * Server and client share this process, so a keep-alive socket the old server closed may be reused
@@ -13,16 +12,6 @@ import { RawSseClient, connectClient, emptyDir, textOf, waitFor, type Kind } fro
  */
 const FRESH = { headers: { connection: 'close' } };
 
-/** A free loopback port: a restarted server must come back on the same one. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-/** Version `v` of the user's code: `echo` says which version answered, `whoami` who the server thinks the client is. */
 /** Calls to `gate` wait until `openGate()`; `gateEntered` tells that one has started. */
 let openGate: () => void = () => {};
 let gateEntered = false;

@@ -1,0 +1,69 @@
+#!/usr/bin/env sh
+# Launch an MCP server the way a stdio client (Claude Desktop) expects, in production or in dev mode.
+#
+#   mcp-server-wrapper.sh [server command...]
+#
+# The server command defaults to the project's `npm start` script. The project is MCP_PROJECT_DIR,
+# else the current directory if it has a package.json, else the parent of this script's directory.
+#
+# Without MCP_DEV_MODE: exec the server in stdio mode (no extra process).
+# With MCP_DEV_MODE=1: run `mcp-http-transport dev`, which restarts the server on every save while
+#   this process stays a stdio MCP endpoint (through the reconnecting bridge) on one session.
+#   MCP_WATCH (comma list, default: the project dir), MCP_HTTP_PORT and MCP_HTTP_HOST are honoured.
+#
+# Only MCP frames ever reach stdout; this script's own messages go to stderr.
+set -eu
+
+fail() {
+  echo "mcp-server-wrapper: $*" >&2
+  exit 2
+}
+
+script_dir=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
+if [ -n "${MCP_PROJECT_DIR:-}" ]; then
+  project=$MCP_PROJECT_DIR
+elif [ -f package.json ]; then
+  project=$(pwd)
+else
+  project=$(dirname -- "$script_dir")
+fi
+cd "$project" 2>/dev/null || fail "MCP_PROJECT_DIR=$project is not a directory"
+PATH="$project/node_modules/.bin:$PATH"
+export PATH
+
+if [ "$#" -eq 0 ]; then
+  [ -f package.json ] || fail "no server command given and no package.json in $project: pass the command, e.g. mcp-server-wrapper.sh node dist/server.js"
+  start=$(node -e 'process.stdout.write(require(process.argv[1]).scripts?.start ?? "")' "$project/package.json") ||
+    fail "cannot read $project/package.json"
+  [ -n "$start" ] || fail "package.json in $project has no start script: add one or pass the command"
+  set -- sh -c "exec $start"
+fi
+
+case "${MCP_DEV_MODE:-}" in
+  1 | true | yes | on) ;;
+  *)
+    MCP_TRANSPORT=stdio
+    export MCP_TRANSPORT
+    exec "$@"
+    ;;
+esac
+
+# dev [options] -- <server command...>, built by prepending to the server command.
+set -- -- "$@"
+[ -n "${MCP_HTTP_HOST:-}" ] && set -- --host "$MCP_HTTP_HOST" "$@"
+[ -n "${MCP_HTTP_PORT:-}" ] && set -- --port "$MCP_HTTP_PORT" "$@"
+old_ifs=$IFS
+IFS=,
+for dir in ${MCP_WATCH:-.}; do
+  set -- --watch "$dir" "$@"
+done
+IFS=$old_ifs
+set -- dev --bridge "$@"
+
+# Prefer the project's own mcp-http-transport, then the package this script ships in.
+if command -v mcp-http-transport >/dev/null 2>&1; then
+  exec mcp-http-transport "$@"
+elif [ -f "$script_dir/../bin/mcp-http-transport.js" ]; then
+  exec node "$script_dir/../bin/mcp-http-transport.js" "$@"
+fi
+fail "mcp-http-transport is not installed in $project: npm install --save-dev mcp-http-transport"

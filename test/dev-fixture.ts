@@ -1,0 +1,58 @@
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ROOT, emptyDir } from './helpers.js';
+export { freePort, portIsFree } from './helpers.js';
+
+/** Shared by the dev-mode and wrapper tests: a throwaway user project running a fixture server. */
+
+export const BIN = join(ROOT, 'bin', 'mcp-http-transport.js');
+const LIB = pathToFileURL(join(ROOT, 'dist', 'index.js')).href;
+
+/** The user's server, version `v`: one McpServer per session (a factory), so `whoami` is per client. */
+export function serverSource(v: number): string {
+  return `import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { serve } from '${LIB}';
+const VERSION: string = 'v${v}';
+function build() {
+  const server = new McpServer({ name: 'dev-fixture', version: VERSION });
+  server.registerTool('version', {}, async () => ({ content: [{ type: 'text', text: VERSION }] }));
+  server.registerTool('whoami', {}, async () => ({ content: [{ type: 'text', text: JSON.stringify(server.server.getClientVersion() ?? null) }] }));
+  // v1 of these never answers, so that a call is surely in flight when the test kills the server.
+  server.registerTool('slow', {}, async () => {
+    process.stderr.write('entered slow\\n');
+    if (VERSION === 'v1') await new Promise(() => {});
+    return { content: [{ type: 'text', text: VERSION }] };
+  });
+  server.registerPrompt('slow-prompt', {}, async () => {
+    process.stderr.write('entered slow-prompt\\n');
+    if (VERSION === 'v1') await new Promise(() => {});
+    return { messages: [{ role: 'user', content: { type: 'text', text: VERSION } }] };
+  });
+  return server;
+}
+await serve({ server: build });
+`;
+}
+
+/** A temp project: the server file (JS or TS) and the repo's node_modules linked in. */
+export function project(ext: 'mjs' | 'ts'): { dir: string; file: string; write: (v: number) => void } {
+  const dir = emptyDir();
+  mkdirSync(join(dir, 'src'));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'dev-fixture', type: 'module', private: true }));
+  const file = join(dir, 'src', `server.${ext}`);
+  // JS can't carry the type annotation.
+  const write = (v: number) => writeFileSync(file, ext === 'ts' ? serverSource(v) : serverSource(v).replace(': string', ''));
+  write(1);
+  return { dir, file, write };
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
