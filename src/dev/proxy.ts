@@ -46,8 +46,8 @@ type Outcome = 'done' | 'retry';
 export class DevProxy {
   private gate: Gate | undefined;
   private pid: number | undefined;
-  /** Legacy SSE sessions by id: requests posted whose responses (which come on the stream) are still due. */
-  private readonly sseCalls = new Map<string, Map<string | number, { call: Call; body: Buffer; url: string; headers: IncomingHttpHeaders }>>();
+  /** Legacy SSE sessions by id: calls a server accepted whose responses (which come on the stream) are still due. */
+  private readonly sseCalls = new Map<string, SseCalls>();
   private readonly holdTimeoutMs: number;
 
   constructor(private readonly options: DevProxyOptions) {
@@ -86,16 +86,17 @@ export class DevProxy {
     if (body === undefined) return sendError(res, 413, null, `Payload Too Large: request bodies are limited to ${MAX_BODY_BYTES} bytes`);
     const call = describe(body);
     const sessionId = path === '/messages' || path === '/messages/' ? new URL(req.url ?? '/', 'http://x').searchParams.get('sessionId') : null;
-    const due = sessionId ? this.sseCalls.get(sessionId) : undefined;
-    if (due && call.id !== undefined) due.set(call.id, { call, body, url: req.url ?? '/', headers: req.headers });
+    const calls = sessionId ? this.sseCalls.get(sessionId) : undefined;
+    // Due once a server has accepted it (202); its answer may already have passed on the stream.
+    const accepted = calls && call.id !== undefined ? () => calls.accepted(call.id!, { call, body, url: req.url ?? '/', headers: req.headers }) : undefined;
     for (;;) {
       if (!(await this.waitUp())) return this.giveUp(res, call.id);
-      if ((await this.forward(req, body, res, call)) === 'done') return;
+      if ((await this.forward(req, body, res, call, false, accepted)) === 'done') return;
     }
   }
 
   /** Forward one request. 'retry' means it can be sent again once the server is back. */
-  private forward(req: IncomingMessage, body: Buffer, res: ServerResponse, call: Call, resumed = false): Promise<Outcome> {
+  private forward(req: IncomingMessage, body: Buffer, res: ServerResponse, call: Call, resumed = false, accepted?: () => void): Promise<Outcome> {
     return new Promise<Outcome>((resolve) => {
       let sent = false;
       const upstream = httpRequest(
@@ -107,6 +108,7 @@ export class DevProxy {
             this.markDown();
             return resolve('retry');
           }
+          if (up.statusCode === 202) accepted?.();
           if (!resumed) res.writeHead(up.statusCode ?? 502, up.headers);
           const seen = watchForResponse(up, call.id);
           up.on('data', (chunk: Buffer) => res.write(chunk));
@@ -216,13 +218,13 @@ export class DevProxy {
         if (event.event === 'endpoint' && !id) {
           id = new URL(event.data, 'http://localhost').searchParams.get('sessionId') ?? undefined;
           if (id) {
-            this.sseCalls.set(id, new Map());
+            this.sseCalls.set(id, new SseCalls());
             learned(id);
           }
         } else if ((event.event ?? 'message') === 'message' && id) {
           try {
             const message = JSON.parse(event.data) as { id?: string | number; method?: string };
-            if (message.id !== undefined && message.method === undefined) this.sseCalls.get(id)?.delete(message.id);
+            if (message.id !== undefined && message.method === undefined) this.sseCalls.get(id)?.answered(message.id);
           } catch {
             // not JSON-RPC
           }
@@ -234,16 +236,16 @@ export class DevProxy {
 
   /** The upstream stream died with calls unanswered: those that may have side effects fail now. */
   private failUnsafe(sessionId: string, res: ServerResponse): void {
-    const due = this.sseCalls.get(sessionId);
-    for (const [id, { call }] of due ?? []) {
+    const calls = this.sseCalls.get(sessionId);
+    for (const [id, { call }] of calls?.due ?? []) {
       if (call.safe) continue;
-      due!.delete(id);
+      calls!.due.delete(id);
       res.write(sseError(call));
     }
   }
 
   private repost(sessionId: string): void {
-    for (const { body, url, headers } of this.sseCalls.get(sessionId)?.values() ?? []) {
+    for (const { body, url, headers } of this.sseCalls.get(sessionId)?.due.values() ?? []) {
       const r = httpRequest({ host: '127.0.0.1', port: this.options.targetPort, method: 'POST', path: url, headers: forwardedHeaders(headers, body.length) }, (up) => up.resume());
       r.on('error', (error) => this.options.log.debug(`proxy: re-post failed: ${error.message}`));
       r.end(body);
@@ -314,6 +316,28 @@ export class DevProxy {
       probe.on('timeout', () => probe.destroy());
       probe.end();
     });
+  }
+}
+
+interface DueCall {
+  call: Call;
+  body: Buffer;
+  url: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** The calls of one legacy SSE session that a server accepted and has not answered yet. */
+class SseCalls {
+  readonly due = new Map<string | number, DueCall>();
+  /** Answers seen before their POST's 202 reached us (the server answers on the stream first). */
+  private readonly early = new Set<string | number>();
+
+  accepted(id: string | number, call: DueCall): void {
+    if (!this.early.delete(id)) this.due.set(id, call);
+  }
+
+  answered(id: string | number): void {
+    if (!this.due.delete(id)) this.early.add(id);
   }
 }
 
