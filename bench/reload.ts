@@ -16,6 +16,7 @@ import { percentile, progress, until } from './lib.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'mcp-http-transport.js');
+const POLL_MS = 5;
 const NODEMON = createRequire(import.meta.url).resolve('nodemon/bin/nodemon.js');
 
 export interface ReloadRow {
@@ -132,7 +133,7 @@ async function ours(lang: 'js' | 'ts'): Promise<Variant> {
   };
 }
 
-/** Save version `v`, then call until the answer is `v`: the time from save to the first new answer. */
+/** Save version `v`, then call every POLL_MS until the answer is `v`: the time from save to the first new answer. */
 async function reloadOnce(variant: Variant, v: number): Promise<{ ms: number; failures: number }> {
   let failures = 0;
   const start = performance.now();
@@ -145,6 +146,8 @@ async function reloadOnce(variant: Variant, v: number): Promise<{ ms: number; fa
       failures++;
     }
     if (Date.now() > deadline) throw new Error(`bench: ${variant.name} never served v${v}`);
+    // The same pace for every variant: a tight loop would steal CPU from the restarting server.
+    await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
 

@@ -8,7 +8,6 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { loadConfig, type TransportConfig, type TransportConfigOptions } from './config.js';
 import { ConfigError, LifecycleError } from './errors.js';
-import { createApp } from './http/app.js';
 import type { SessionContext } from './http/context.js';
 import { isLoopbackHostname } from './http/guards.js';
 import { baseUrl, listenOn } from './http/listen.js';
@@ -190,6 +189,8 @@ export class MCPTransportManager {
       },
     };
     const wildcard = config.host === '0.0.0.0' || config.host === '::';
+    // Loaded here so that a stdio server does not pay for express (~80 ms of startup).
+    const { createApp } = await import('./http/app.js');
     const app = createApp({ config, context, boundHosts: wildcard ? [] : [config.host] });
 
     this.listeners.push(...(await listenOn(app, config.host, config.port, this.log)));
