@@ -1,10 +1,11 @@
-import { createBridge } from '../bridge/bridge.js';
+import { createBridge, type UpstreamTransport } from '../bridge/bridge.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../log.js';
 
 /** What `mcp-http-transport bridge` was asked to do. */
 export interface BridgeCliOptions {
   url: URL;
+  transport: UpstreamTransport;
   headers: Record<string, string>;
   verbose: boolean;
 }
@@ -14,7 +15,12 @@ export const BRIDGE_USAGE = `Usage: mcp-http-transport bridge <url> [options]
 A stdio MCP server (for clients that only launch local commands, like Claude Desktop) that relays
 everything to an MCP server over HTTP.
 
+It keeps the client's session across upstream restarts: it reconnects, replays the client's
+initialize if the server forgot the session, holds calls meanwhile (up to 30 s), retries calls that
+only read, and fails others at once with a clear error.
+
 Options:
+  --transport T     auto (default: Streamable HTTP, falling back to legacy SSE), http or sse
   --header "K: V"   send this header upstream (repeatable)
   --token T         send Authorization: Bearer T (default: MCP_AUTH_TOKEN)
   --verbose         log to stderr (quiet by default)`;
@@ -25,6 +31,7 @@ export function parseBridgeArgs(argv: readonly string[]): BridgeCliOptions {
   const headers: Record<string, string> = {};
   let url: URL | undefined;
   let verbose = false;
+  let transport: UpstreamTransport = 'auto';
   const token = process.env['MCP_AUTH_TOKEN'];
   if (token) headers['authorization'] = `Bearer ${token}`;
   for (let i = 0; i < argv.length; i++) {
@@ -40,6 +47,11 @@ export function parseBridgeArgs(argv: readonly string[]): BridgeCliOptions {
       headers[name.trim().toLowerCase()] = rest.join(':').trim();
     } else if (arg === '--token') headers['authorization'] = `Bearer ${value()}`;
     else if (arg === '--verbose') verbose = true;
+    else if (arg === '--transport') {
+      const t = value();
+      if (t !== 'auto' && t !== 'http' && t !== 'sse') throw usage(`--transport ${t} is not one of auto, http, sse`);
+      transport = t;
+    }
     else if (arg.startsWith('-')) throw usage(`unknown option ${arg}`);
     else if (url) throw usage(`one URL only, got ${arg} as well`);
     else {
@@ -52,12 +64,12 @@ export function parseBridgeArgs(argv: readonly string[]): BridgeCliOptions {
     }
   }
   if (!url) throw usage('the upstream URL is missing, e.g. mcp-http-transport bridge http://localhost:3000/mcp');
-  return { url, headers, verbose };
+  return { url, transport, headers, verbose };
 }
 
 /** Relay stdio to the upstream until stdin closes. Resolves to the exit code. */
 export async function runBridge(options: BridgeCliOptions): Promise<number> {
-  const bridge = createBridge({ url: options.url, headers: options.headers, log: createLogger(options.verbose ? 'debug' : 'warn') });
+  const bridge = createBridge({ url: options.url, transport: options.transport, headers: options.headers, log: createLogger(options.verbose ? 'debug' : 'warn') });
   await bridge.start();
   const code = await new Promise<number>((resolve) => {
     process.once('SIGINT', () => resolve(130));

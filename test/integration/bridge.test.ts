@@ -1,0 +1,134 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { NODE_TS_ARGS, ROOT, emptyDir, exited, freePort, stop, textOf, waitFor } from '../helpers.js';
+
+const BIN = join(ROOT, 'bin', 'mcp-http-transport.js');
+const UPSTREAMS = join(ROOT, 'test', 'fixtures', 'upstreams.ts');
+const RESTARTS = 10;
+const NOT_RETRIED = /went away while tools\/call was running; it was not retried because it may have side effects/;
+const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k, v]) => !k.startsWith('MCP_') && v !== undefined)) as Record<string, string>;
+
+/** An upstream server child process on a fixed port; `restart` brings up the next version. */
+class Upstream {
+  child: ChildProcess | undefined;
+  err = '';
+  private readonly sessionFile = join(emptyDir(), 'sessions.json');
+  constructor(
+    readonly kind: string,
+    readonly port: number,
+  ) {}
+
+  async start(version: number): Promise<void> {
+    this.err = '';
+    const child = spawn(process.execPath, [...NODE_TS_ARGS, UPSTREAMS], {
+      env: { ...cleanEnv(), UPSTREAM: this.kind, PORT: String(this.port), VERSION: String(version), MCP_SESSION_FILE: this.sessionFile },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr!.on('data', (d: Buffer) => (this.err += d.toString()));
+    this.child = child;
+    await waitFor(() => this.err.includes('UPSTREAM_READY'), `upstream ${this.kind} v${version}`, 20_000);
+  }
+
+  async kill(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child!;
+    child.kill(signal);
+    await exited(child);
+  }
+}
+
+describe.each([
+  ['our own HTTP server (sessions restored)', 'ours', '/mcp'],
+  ['a raw-SDK stateful server that forgets sessions (404 → re-initialize)', 'raw-http', '/mcp'],
+  ['a legacy SSE-only server', 'raw-sse', '/sse'],
+] as const)('bridge against %s', (_name, kind, path) => {
+  let upstream: Upstream | undefined;
+  let client: Client | undefined;
+  afterEach(async () => {
+    await client?.close();
+    await stop(upstream?.child);
+  });
+
+  it(`keeps one client session through ${RESTARTS} upstream restarts (SIGTERM and SIGKILL, a tools/call in flight at each)`, async () => {
+    upstream = new Upstream(kind, await freePort());
+    await upstream.start(1);
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, 'bridge', `http://127.0.0.1:${upstream.port}${path}`],
+      env: cleanEnv(),
+      stderr: 'pipe',
+    });
+    let bridgeErr = '';
+    transport.stderr!.on('data', (d: Buffer) => (bridgeErr += d.toString()));
+    client = new Client({ name: 'desktop', version: '1.0.0' });
+    let listChanged = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void listChanged++);
+    await client.connect(transport);
+
+    // A continuous call loop, bounded in count and time. A call issued while the upstream is down
+    // must succeed; only one caught in flight by a kill may fail, and then at once and clearly.
+    const seen = new Set<string>();
+    const failures: { issued: number; message: string }[] = [];
+    const downs: { from: number; to: number }[] = [];
+    let running = true;
+    const loop = (async () => {
+      const deadline = Date.now() + 240_000;
+      for (let i = 0; running && i < 20_000 && Date.now() < deadline; i++) {
+        const issued = Date.now();
+        try {
+          seen.add(textOf(await client!.callTool({ name: 'version' })));
+        } catch (error) {
+          failures.push({ issued, message: (error as Error).message });
+        }
+      }
+    })();
+
+    for (let v = 2; v <= RESTARTS + 1; v++) {
+      const slow = client.callTool({ name: 'slow' }).then(
+        () => 'answered',
+        (e: Error) => e.message,
+      );
+      await waitFor(() => upstream!.err.includes('entered slow'), 'the slow call to be running');
+      const before = listChanged;
+      await upstream.kill(v % 2 === 0 ? 'SIGTERM' : 'SIGKILL');
+      const from = Date.now();
+      // Failed at once, before the upstream is back: not hung, and clear about why.
+      expect(await slow).toMatch(NOT_RETRIED);
+      await upstream.start(v); // meanwhile the loop's calls are held by the bridge
+      downs.push({ from, to: Date.now() });
+      await waitFor(() => seen.has(`v${v}`), `a call answered by v${v}`, 20_000);
+      await waitFor(() => listChanged > before, 'tools/list_changed after the reconnect');
+    }
+    running = false;
+    await loop;
+
+    const issuedWhileDown = failures.filter((f) => downs.some((d) => f.issued >= d.from && f.issued <= d.to));
+    expect(issuedWhileDown).toEqual([]);
+    expect(failures.length).toBeLessThanOrEqual(RESTARTS); // the loop is sequential: one call in flight per kill at most
+    for (const f of failures) expect(f.message).toMatch(NOT_RETRIED);
+    expect([...seen]).toEqual(Array.from({ length: RESTARTS + 1 }, (_, i) => `v${i + 1}`));
+    expect(bridgeErr).not.toMatch(/error/i);
+  }, 240_000);
+});
+
+describe('bridge as a child process', () => {
+  it('exits when stdin closes and writes only protocol frames to stdout', async () => {
+    const child = spawn(process.execPath, [BIN, 'bridge', 'http://127.0.0.1:9/mcp'], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' })}\n`);
+    child.stdin!.end();
+    expect((await exited(child)).code).toBe(0);
+    for (const line of out.split('\n').filter(Boolean)) expect(JSON.parse(line)).toMatchObject({ jsonrpc: '2.0' });
+  });
+
+  it('rejects a bad URL in one line with exit 2', async () => {
+    const child = spawn(process.execPath, [BIN, 'bridge', 'not a url'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    expect((await exited(child)).code).toBe(2);
+    expect(err.trim().split('\n')).toEqual([expect.stringContaining('not a URL')]);
+  });
+});
