@@ -6,6 +6,8 @@ import { createLogger } from '../log.js';
 export interface BridgeCliOptions {
   url: URL;
   transport: UpstreamTransport;
+  maxBackoffMs?: number;
+  queueTimeoutMs?: number;
   headers: Record<string, string>;
   verbose: boolean;
 }
@@ -23,6 +25,9 @@ Options:
   --transport T     auto (default: Streamable HTTP, falling back to legacy SSE), http or sse
   --header "K: V"   send this header upstream (repeatable)
   --token T         send Authorization: Bearer T (default: MCP_AUTH_TOKEN)
+  --max-backoff MS  longest wait between reconnect attempts (default 100)
+  --queue-timeout MS
+                    how long a call waits for the upstream to come back (default 30000)
   --verbose         log to stderr (quiet by default)`;
 
 /** Parse `bridge` arguments. @throws ConfigError (exit 2) for bad usage */
@@ -32,6 +37,12 @@ export function parseBridgeArgs(argv: readonly string[]): BridgeCliOptions {
   let url: URL | undefined;
   let verbose = false;
   let transport: UpstreamTransport = 'auto';
+  let maxBackoffMs: number | undefined;
+  let queueTimeoutMs: number | undefined;
+  const millis = (flag: string, raw: string) => {
+    if (!/^\d+$/.test(raw)) throw usage(`${flag} ${raw} is not a whole number of milliseconds`);
+    return Number(raw);
+  };
   const token = process.env['MCP_AUTH_TOKEN'];
   if (token) headers['authorization'] = `Bearer ${token}`;
   for (let i = 0; i < argv.length; i++) {
@@ -47,6 +58,8 @@ export function parseBridgeArgs(argv: readonly string[]): BridgeCliOptions {
       headers[name.trim().toLowerCase()] = rest.join(':').trim();
     } else if (arg === '--token') headers['authorization'] = `Bearer ${value()}`;
     else if (arg === '--verbose') verbose = true;
+    else if (arg === '--max-backoff') maxBackoffMs = millis(arg, value());
+    else if (arg === '--queue-timeout') queueTimeoutMs = millis(arg, value());
     else if (arg === '--transport') {
       const t = value();
       if (t !== 'auto' && t !== 'http' && t !== 'sse') throw usage(`--transport ${t} is not one of auto, http, sse`);
@@ -64,12 +77,19 @@ export function parseBridgeArgs(argv: readonly string[]): BridgeCliOptions {
     }
   }
   if (!url) throw usage('the upstream URL is missing, e.g. mcp-http-transport bridge http://localhost:3000/mcp');
-  return { url, transport, headers, verbose };
+  return { url, transport, headers, verbose, maxBackoffMs, queueTimeoutMs };
 }
 
 /** Relay stdio to the upstream until stdin closes. Resolves to the exit code. */
 export async function runBridge(options: BridgeCliOptions): Promise<number> {
-  const bridge = createBridge({ url: options.url, transport: options.transport, headers: options.headers, log: createLogger(options.verbose ? 'debug' : 'warn') });
+  const bridge = createBridge({
+    url: options.url,
+    transport: options.transport,
+    headers: options.headers,
+    backoff: options.maxBackoffMs === undefined ? undefined : { maxDelayMs: options.maxBackoffMs, initialDelayMs: Math.min(20, options.maxBackoffMs) },
+    queueTimeoutMs: options.queueTimeoutMs,
+    log: createLogger(options.verbose ? 'debug' : 'warn'),
+  });
   await bridge.start();
   const code = await new Promise<number>((resolve) => {
     process.once('SIGINT', () => resolve(130));

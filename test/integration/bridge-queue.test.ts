@@ -1,0 +1,73 @@
+import { PassThrough } from 'node:stream';
+import { createBridge, type Bridge } from '../../src/bridge/bridge.js';
+import { MCPTransportManager } from '../../src/index.js';
+import { emptyDir, freePort, lowLevelServer, waitFor } from '../helpers.js';
+
+/** createBridge used as a library: JSON lines in, JSON lines out. */
+function library(url: string, options: Partial<Parameters<typeof createBridge>[0]> = {}) {
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  const received: { id?: unknown; result?: unknown; error?: { message: string }; method?: string }[] = [];
+  let buffer = '';
+  stdout.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+      received.push(JSON.parse(buffer.slice(0, i)));
+      buffer = buffer.slice(i + 1);
+    }
+  });
+  const logs: string[] = [];
+  const log = { level: 'debug' as const, error: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), info: (m: string) => logs.push(m), debug: (m: string) => logs.push(m) };
+  const bridge: Bridge = createBridge({ url, stdin, stdout, log, ...options });
+  const send = (message: object) => stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...message })}\n`);
+  const answer = (id: number) => waitFor(() => received.find((m) => m.id === id), `the answer to ${id}`);
+  return { bridge, stdin, send, answer, received, logs };
+}
+
+async function upstream(port: number) {
+  const manager = new MCPTransportManager({ server: lowLevelServer(), transportMode: 'http', host: '127.0.0.1', port, handleSignals: false, env: {}, cwd: emptyDir(), logLevel: 'error' });
+  await manager.start();
+  return manager;
+}
+
+describe('bridge queue while the upstream is down', () => {
+  it('turns a request queued past the deadline into a clear JSON-RPC error, and bounds the queue', async () => {
+    const port = await freePort();
+    const manager = await upstream(port);
+    const { bridge, stdin, send, answer, logs } = library(`http://127.0.0.1:${port}/mcp`, { queueTimeoutMs: 300, maxQueue: 2 });
+    await bridge.start();
+    try {
+      send({ id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'lib', version: '1' } } });
+      expect((await answer(1)).result).toBeDefined();
+      send({ method: 'notifications/initialized' });
+      send({ id: 2, method: 'tools/list' });
+      expect((await answer(2)).result).toBeDefined();
+
+      await manager.close(); // and it does not come back
+      await waitFor(() => logs.some((l) => l.startsWith('upstream lost')), 'the bridge to notice');
+      send({ id: 3, method: 'tools/call', params: { name: 'echo', arguments: { text: 'late' } } });
+      send({ id: 4, method: 'tools/list' });
+      send({ id: 5, method: 'tools/list' });
+      // Whatever did not fit the queue fails at once; the rest when the deadline passes.
+      const errors = await Promise.all([3, 4, 5].map(answer));
+      const messages = errors.map((e) => e.error?.message ?? 'no error');
+      expect(messages.filter((m) => /within 0.3 s; (tools\/call|tools\/list) was not sent/.test(m))).toHaveLength(2);
+      expect(messages.filter((m) => /2 messages are already waiting/.test(m))).toHaveLength(1);
+    } finally {
+      stdin.end();
+      await bridge.closed;
+      await manager.close();
+    }
+  });
+
+  it('answers ping itself and refuses other requests before initialize', async () => {
+    const { bridge, stdin, send, answer } = library('http://127.0.0.1:9/mcp');
+    await bridge.start();
+    send({ id: 1, method: 'ping' });
+    send({ id: 2, method: 'tools/list' });
+    expect((await answer(1)).result).toEqual({});
+    expect((await answer(2)).error?.message).toMatch(/initialize first/);
+    stdin.end();
+    await bridge.closed;
+  });
+});
