@@ -10,7 +10,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, CreateMessageRequestSchema, CreateMessageResultSchema, ListToolsRequestSchema, type CallToolResult, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, CreateMessageRequestSchema, CreateMessageResultSchema, ElicitResultSchema, ListRootsResultSchema, ListToolsRequestSchema, type CallToolResult, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { MCPTransportManager, type MCPTransportManagerOptions } from '../src/index.js';
 
@@ -46,7 +46,7 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
 export function lowLevelServer(state: { cancelled: number } = { cancelled: 0 }): Server {
   const server = new Server({ name: 'low-level', version: '1.0.0' }, { capabilities: { tools: { listChanged: true } } });
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: ['echo', 'progress', 'fail', 'slow', 'sample'].map((name) => ({ name, inputSchema: { type: 'object' as const } })),
+    tools: ['echo', 'progress', 'fail', 'slow', 'sample', 'roots', 'elicit'].map((name) => ({ name, inputSchema: { type: 'object' as const } })),
   }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     const args = (request.params.arguments ?? {}) as Record<string, unknown>;
@@ -58,8 +58,8 @@ export function lowLevelServer(state: { cancelled: number } = { cancelled: 0 }):
         const steps = Number(args['steps'] ?? 3);
         for (let i = 1; i <= steps; i++) {
           if (token !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: steps } });
-          // Stands for real work between steps. Without it the SDK client can read the last progress and the
-          // response in one chunk, handle the response first (sync) and drop the progress (async handler).
+          // Stands for real work between steps. (Tests count progress on the wire: the SDK client may drop
+          // progress read in the same chunk as the response, typescript-sdk issue #2580.)
           await new Promise((resolve) => setImmediate(resolve));
         }
         return { content: [{ type: 'text', text: `done ${steps}` }] };
@@ -71,6 +71,17 @@ export function lowLevelServer(state: { cancelled: number } = { cancelled: 0 }):
           CreateMessageResultSchema,
         );
         return { content: [{ type: 'text', text: sampled.content.type === 'text' ? sampled.content.text : '?' }] };
+      }
+      case 'roots': {
+        const { roots } = await extra.sendRequest({ method: 'roots/list' }, ListRootsResultSchema);
+        return { content: [{ type: 'text', text: roots.map((r) => r.uri).join(',') }] };
+      }
+      case 'elicit': {
+        const answer = await extra.sendRequest(
+          { method: 'elicitation/create', params: { message: 'Your name?', requestedSchema: { type: 'object', properties: { name: { type: 'string' } } } } },
+          ElicitResultSchema,
+        );
+        return { content: [{ type: 'text', text: `${answer.action}:${String(answer.content?.['name'])}` }] };
       }
       case 'fail':
         throw new Error('the tool failed on purpose');

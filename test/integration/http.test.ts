@@ -26,7 +26,7 @@ describe('HTTP mode', () => {
     const client = await connectClient(url, kind);
     clients.push(client);
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['echo', 'progress', 'fail', 'slow', 'sample']);
+    expect(tools.map((t) => t.name)).toEqual(['echo', 'progress', 'fail', 'slow', 'sample', 'roots', 'elicit']);
     const echoed = JSON.parse(textOf(await client.callTool({ name: 'echo', arguments: { text: 'hi' } })));
     expect(echoed).toEqual({ text: 'hi', sessionId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     if (kind === 'streamable') expect(echoed.sessionId).toBe(client.transport?.sessionId);

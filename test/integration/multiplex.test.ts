@@ -1,5 +1,5 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ToolListChangedNotificationSchema, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { MCPTransportManager } from '../../src/index.js';
 import { connectClient, highLevelServer, lowLevelServer, recordIncoming, startHttp, textOf, waitFor, type Kind } from '../helpers.js';
 
@@ -39,18 +39,18 @@ describe('one Server, many sessions', () => {
   });
 
   it('sends progress only to the caller', async () => {
-    const seen: Progress[][] = clients.map(() => []);
+    // Counted on the wire: the SDK client itself may drop progress read in the same chunk as the
+    // response (typescript-sdk issue #2580), which is not what this test is about.
     const incoming = clients.map(recordIncoming);
-    const runs = clients.slice(0, 2).map((client, c) =>
-      client.callTool({ name: 'progress', arguments: { steps: 4 + c } }, undefined, { onprogress: (p) => seen[c]!.push(p) }),
-    );
+    const runs = clients.slice(0, 2).map((client, c) => client.callTool({ name: 'progress', arguments: { steps: 4 + c } }, undefined, { onprogress: () => {} }));
     const results = await Promise.all(runs);
     expect(results.map(textOf)).toEqual(['done 4', 'done 5']);
-    expect(seen[0]!.map((p) => p.progress)).toEqual([1, 2, 3, 4]);
-    expect(seen[1]!.map((p) => p.progress)).toEqual([1, 2, 3, 4, 5]);
+    const progressOf = (c: number) => incoming[c]!.flatMap((m) => ('method' in m && m.method === 'notifications/progress' ? [m.params?.['progress']] : []));
+    expect(progressOf(0)).toEqual([1, 2, 3, 4]);
+    expect(progressOf(1)).toEqual([1, 2, 3, 4, 5]);
     // The bystanders' transports delivered no progress at all.
-    const progressFor = (c: number) => incoming[c]!.filter((m) => 'method' in m && m.method === 'notifications/progress').length;
-    expect([0, 1, 2, 3].map(progressFor)).toEqual([4, 5, 0, 0]);
+    expect(progressOf(2)).toEqual([]);
+    expect(progressOf(3)).toEqual([]);
   });
 
   it('routes server-to-client requests (sampling) to the calling session only', async () => {
