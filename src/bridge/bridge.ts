@@ -20,6 +20,8 @@ import { isRetrySafe } from '../safe-methods.js';
 import { listChangedNotifications } from '../sessions/restore.js';
 import { nextDelay, type BackoffOptions } from './backoff.js';
 
+export { DEFAULT_BACKOFF, nextDelay, type BackoffOptions } from './backoff.js';
+
 /** Which HTTP transport the upstream speaks. `auto` tries Streamable HTTP, then falls back to legacy SSE. */
 export type UpstreamTransport = 'auto' | 'http' | 'sse';
 
