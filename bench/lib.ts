@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 
 /** Percentile (nearest rank) of `values`, in their unit. */
@@ -34,3 +35,12 @@ export function table(header: readonly string[], rows: readonly (readonly (strin
 }
 
 export const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(0)} ms` : 'n/a');
+
+/** A free loopback port (for servers that must come back on the same one). */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}

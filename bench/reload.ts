@@ -6,13 +6,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { percentile, progress, until } from './lib.js';
+import { freePort, percentile, progress, until } from './lib.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'mcp-http-transport.js');
@@ -46,14 +45,6 @@ function project(lang: 'js' | 'ts'): { dir: string; write: (v: number) => void; 
   const write = (v: number) => writeFileSync(file, source(v));
   write(1);
   return { dir, write, command: lang === 'ts' ? ['tsx', 'src/server.ts'] : ['node', 'src/server.mjs'] };
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const { port } = probe.address() as { port: number };
-  await new Promise((r) => probe.close(r));
-  return port;
 }
 
 const baseEnv = () => ({

@@ -279,3 +279,12 @@ export function portIsFree(port: number): Promise<boolean> {
     probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
   });
 }
+
+/** A raw `initialize` request body, and the headers a Streamable HTTP POST needs. */
+export const INIT = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+};
+export const STREAM_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };

@@ -33,12 +33,15 @@ export interface NodemonHandle {
  * Run `command` under nodemon. nodemon's stdout (its status lines and the server's stdout) is piped
  * to us, never inherited: in dev mode our stdout may be an MCP stdio stream.
  *
+ * If we die without stopping it, an orphan guard preloaded into nodemon stops the tree itself.
+ *
  * nodemon restarts with SIGTERM rather than its default SIGUSR2: it signals every process in the
  * tree, and wrappers such as `tsx` relay SIGTERM to the real server but die of SIGUSR2, leaving it behind.
  */
 export function startNodemon(options: NodemonOptions): NodemonHandle {
   const bin = createRequire(import.meta.url).resolve('nodemon/bin/nodemon.js');
-  const args = [bin, '--signal', 'SIGTERM', '--no-colours', '--delay', '0'];
+  const guard = new URL('./orphan-guard.js', import.meta.url).href;
+  const args = ['--import', guard, bin, '--signal', 'SIGTERM', '--no-colours', '--delay', '0'];
   for (const dir of options.watch) args.push('--watch', dir);
   args.push('--ext', options.ext);
   args.push('--exec', options.command.map(shellQuote).join(' '));

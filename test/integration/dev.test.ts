@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { ROOT, connectClient, exited, stop, textOf, waitFor, type Kind } from '../helpers.js';
+import { ROOT, connectClient, exited, stop, textOf, waitFor, within, type Kind } from '../helpers.js';
 import { BIN, alive, freePort, portIsFree, project } from '../dev-fixture.js';
 
 function startDev(dir: string, port: number, command: string[]): ChildProcess & { err: () => string; out: () => string } {
@@ -27,18 +27,28 @@ describe.each([
   const clients: Client[] = [];
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
-    await stop(dev);
+    // Stopped as a user would (SIGTERM), so that dev stops nodemon's whole tree.
+    if (dev && dev.exitCode === null && dev.signalCode === null) {
+      dev.kill('SIGTERM');
+      if ((await within(exited(dev), 10_000)) === 'timed out') await stop(dev);
+    }
   });
 
-  it('keeps a Streamable HTTP and an SSE client working through 5 edits: new code each time, 0 failed calls', async () => {
-    // Each edit restarts a real server process (tsx: ~0.5 s); the run is bounded by the waits below.
-    const { dir, write } = project(ext);
+  /** A temp project under `dev`, with a Streamable HTTP and an SSE client named `<prefix>-<kind>` connected. */
+  async function startWithClients(prefix: string) {
+    const fixture = project(ext);
     const port = await freePort();
-    dev = startDev(dir, port, [...command]);
+    dev = startDev(fixture.dir, port, [...command]);
     await waitFor(() => dev!.err().includes('ready in'), 'dev to be ready', 30_000);
     const base = `http://127.0.0.1:${port}`;
     const kinds: Kind[] = ['streamable', 'sse'];
-    clients.push(...(await Promise.all(kinds.map((k) => connectClient(base, k, `dev-${k}`)))));
+    clients.push(...(await Promise.all(kinds.map((k) => connectClient(base, k, `${prefix}-${k}`)))));
+    return { ...fixture, port, base, kinds };
+  }
+
+  it('keeps a Streamable HTTP and an SSE client working through 5 edits: new code each time, 0 failed calls', async () => {
+    // Each edit restarts a real server process (tsx: ~0.5 s); the run is bounded by the waits below.
+    const { write, port, base, kinds } = await startWithClients('dev');
 
     // Both clients call in loops, bounded in count and time, while the file changes under them.
     const seen = kinds.map(() => new Set<string>());
@@ -72,26 +82,20 @@ describe.each([
     for (const [c, client] of clients.entries()) {
       expect(JSON.parse(textOf(await client.callTool({ name: 'whoami' })))).toEqual({ name: `dev-${kinds[c]}`, version: '1.2.3' });
     }
-    expect((dev.err().match(/reloaded in \d+ ms · 2 sessions restored/g) ?? []).length).toBe(5);
-    expect(dev.out()).toBe('');
+    expect((dev!.err().match(/reloaded in \d+ ms · 2 sessions restored/g) ?? []).length).toBe(5);
+    expect(dev!.out()).toBe('');
 
     // Stopping dev stops everything it started and frees the port.
     const serverPid = ((await (await fetch(`${base}/health`)).json()) as { pid: number }).pid;
     await Promise.all(clients.splice(0).map((c) => c.close()));
-    dev.kill('SIGTERM');
-    expect((await exited(dev)).code).toBe(143);
+    dev!.kill('SIGTERM');
+    expect((await exited(dev!)).code).toBe(143);
     expect(await portIsFree(port)).toBe(true);
     expect(() => process.kill(serverPid, 0)).toThrow();
   }, 180_000);
 
   it('after a crash (SIGKILL) mid-call: side-effecting calls fail at once, safe ones are retried on the new code', async () => {
-    const { dir, write } = project(ext);
-    const port = await freePort();
-    dev = startDev(dir, port, [...command]);
-    await waitFor(() => dev!.err().includes('ready in'), 'dev to be ready', 30_000);
-    const base = `http://127.0.0.1:${port}`;
-    const kinds: Kind[] = ['streamable', 'sse'];
-    clients.push(...(await Promise.all(kinds.map((k) => connectClient(base, k, `crash-${k}`)))));
+    const { write, base } = await startWithClients('crash');
     const serverPid = ((await (await fetch(`${base}/health`)).json()) as { pid: number }).pid;
 
     const tools = clients.map((c) => c.callTool({ name: 'slow' }).then(() => 'answered', (e: Error) => e.message));
@@ -154,5 +158,14 @@ describe.each([
     expect(alive(newServerPid)).toBe(false);
     expect(await portIsFree(port)).toBe(true);
   }, 120_000);
-});
 
+  it('leaves nothing behind even when dev itself is killed with SIGKILL', async () => {
+    const { base } = await startWithClients('orphan');
+    const serverPid = ((await (await fetch(`${base}/health`)).json()) as { pid: number }).pid;
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    dev!.kill('SIGKILL');
+    await exited(dev!);
+    // The orphan guard inside nodemon notices and stops the tree, server included.
+    await waitFor(() => !alive(serverPid), 'the server to stop', 10_000);
+  }, 60_000);
+});

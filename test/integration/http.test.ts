@@ -1,15 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { MCPTransportManager } from '../../src/index.js';
-import { connectClient, lowLevelServer, openRawSse, startHttp, textOf } from '../helpers.js';
+import { INIT, STREAM_HEADERS, connectClient, lowLevelServer, openRawSse, startHttp, textOf } from '../helpers.js';
 
-const INIT = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-};
-const STREAM_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
 describe('HTTP mode', () => {
   let manager: MCPTransportManager;

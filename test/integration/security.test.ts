@@ -1,15 +1,10 @@
 import request from 'supertest';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { MCPTransportManager } from '../../src/index.js';
-import { connectClient, emptyDir, lowLevelServer, startHttp, textOf } from '../helpers.js';
+import { INIT as RAW_INIT, STREAM_HEADERS, connectClient, emptyDir, lowLevelServer, startHttp, textOf } from '../helpers.js';
 
-const INIT = JSON.stringify({
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-});
-const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+const INIT = JSON.stringify(RAW_INIT);
+const HEADERS = STREAM_HEADERS;
 
 describe('safe defaults', () => {
   it('listens on loopback only by default: 127.0.0.1 and ::1, both reachable', async () => {
