@@ -1,37 +1,89 @@
 /**
  * `npm run bench`: every scenario, comparing variants in the same run and reporting ratios.
- * `npm run bench -- --quick` runs fewer iterations. Progress goes to stderr, the report to stdout
- * and to bench/results/latest.{md,json}.
+ * `npm run bench -- --quick` runs fewer iterations (under a minute). Progress goes to stderr, the
+ * report to stdout and to bench/results/latest.{md,json,svg}.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { runBridge, type BridgeRow } from './bridge.js';
 import { machine, ms, table } from './lib.js';
-import { runReload } from './reload.js';
+import { overheadTable, runOverhead, type OverheadRow } from './overhead.js';
+import { runReload, type ReloadRow } from './reload.js';
+import { ratioChart } from './svg.js';
 
 const quick = process.argv.includes('--quick');
 const out = resolve(import.meta.dirname, 'results');
 const host = machine();
+const where = `${host.cpu} ×${host.cores}, Node ${host.node}`;
 
-const reload = await runReload(quick ? 3 : 10);
+const overhead: OverheadRow[] = await runOverhead(quick);
+const bridge: BridgeRow[] = await runBridge(quick);
+const reload: ReloadRow[] = quick ? [] : await runReload(10);
+
 const bare = (lang: string) => reload.find((r) => r.lang === lang && r.variant === 'bare nodemon')!;
-
 const report = [
   `# mcp-http-transport benchmarks${quick ? ' (quick)' : ''}`,
   '',
-  `Machine: ${host.cpu}, ${host.cores} cores, Node ${host.node}. Variants interleaved in one run.`,
+  `Machine: ${where}. Variants interleaved in one run; read the ratios, not the absolute times.`,
   '',
-  '## Reload: file save to the first call answered by the new code',
+  '## Overhead against the raw SDK, and the floor',
+  '',
+  'The same McpServer wired by hand with the raw SDK (as its examples do, one server per session) and through MCPTransportManager (one shared server).',
+  '',
+  overheadTable(overhead),
+  '',
+  '## Bridge against mcp-remote 0.15 (same upstream, same run)',
   '',
   table(
-    ['variant', 'lang', 'reloads', 'p50', 'p95', 'p50 − bare p50', 'failed calls', 'machine'],
-    reload.map((r) => [r.variant, r.lang, r.samples.length, ms(r.p50), ms(r.p95), r.variant === 'bare nodemon' ? '—' : `${(r.p50 - bare(r.lang).p50).toFixed(0)} ms`, r.variant === 'bare nodemon' ? '—' : r.failedCalls, `${host.cpu} ×${host.cores}, Node ${host.node}`]),
+    ['scenario', 'upstream', 'variant', 'samples', 'median', 'p99 / worst', '÷ direct', 'failed calls', 'machine'],
+    bridge.map((r) => [r.scenario, r.upstream, r.variant, r.samples, ms2(r.median), ms2(r.worst), r.ratio === undefined ? '—' : `×${r.ratio.toFixed(2)}`, r.failedCalls ?? '—', where]),
   ),
   '',
-  'Bare nodemon is polled with fresh stateless requests, retrying refused connections at once (its failures are not counted: a bare restart refuses them). Dev mode is one SDK client on one session through the dev proxy.',
+  'Recovery: the upstream is SIGKILLed, clients keep calling every 5 ms, and the upstream comes back 300 ms later; the time is from the upstream being back to the first successful call. Failed calls are those that errored meanwhile (the bridge holds them instead).',
   '',
+  ...(quick
+    ? ['Reload is measured by the full run only.', '']
+    : [
+        '## Reload: file save to the first call answered by the new code',
+        '',
+        table(
+          ['variant', 'lang', 'reloads', 'p50', 'p95', 'p50 − bare p50', 'failed calls', 'machine'],
+          reload.map((r) => [r.variant, r.lang, r.samples.length, ms(r.p50), ms(r.p95), r.variant === 'bare nodemon' ? '—' : `${(r.p50 - bare(r.lang).p50).toFixed(0)} ms`, r.variant === 'bare nodemon' ? '—' : r.failedCalls, where]),
+        ),
+        '',
+        'Bare nodemon is polled with fresh stateless requests (its refused connections are not counted: a bare restart refuses them). Dev mode is one SDK client on one session through the dev proxy. Both are polled every 5 ms.',
+        '',
+      ]),
 ].join('\n');
+
+// Lower is better on every bar; each target is the issue's goal for that ratio.
+const ours = (scenario: string, transport: string) => overhead.find((r) => r.scenario === scenario && r.transport === transport && r.variant === 'mcp-http-transport');
+const bars: { label: string; ratio: number; target?: number }[] = [];
+for (const transport of ['stdio', 'legacy SSE', 'Streamable HTTP']) {
+  const row = ours('latency', transport);
+  if (row?.ratio) bars.push({ label: `${transport} latency ÷ raw SDK`, ratio: row.ratio, target: 1.05 });
+}
+const throughput = ours('throughput', 'Streamable HTTP');
+if (throughput?.ratio) bars.push({ label: 'raw SDK ÷ ours, calls/s (8 clients)', ratio: 1 / throughput.ratio, target: 1.05 });
+const memory = ours('memory', 'Streamable HTTP');
+if (memory?.ratio) bars.push({ label: 'memory per idle session ÷ raw SDK', ratio: memory.ratio, target: 0.5 });
+const streamable = ours('latency', 'Streamable HTTP');
+if (streamable?.vsFloor) bars.push({ label: 'Streamable HTTP ÷ node:http floor', ratio: streamable.vsFloor, target: 2 });
+const remote = bridge.find((r) => r.scenario === 'per-call latency' && r.variant.startsWith('mcp-remote'));
+const ourBridge = bridge.find((r) => r.scenario === 'per-call latency' && r.variant.startsWith('mcp-http-transport'));
+if (ourBridge?.ratio) bars.push({ label: 'bridge per call ÷ direct', ratio: ourBridge.ratio, target: remote?.ratio });
+for (const lang of quick ? [] : ['js', 'ts']) {
+  const dev = reload.find((r) => r.lang === lang && r.variant !== 'bare nodemon')!;
+  bars.push({ label: `reload p50 (${lang}) ÷ bare nodemon`, ratio: dev.p50 / bare(lang).p50, target: (bare(lang).p50 + 50) / bare(lang).p50 });
+}
+const svg = ratioChart(bars, `mcp-http-transport ratios (lower is better; tick = target) · ${where}`);
 
 process.stdout.write(`${report}\n`);
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, 'latest.md'), report);
-writeFileSync(join(out, 'latest.json'), `${JSON.stringify({ machine: host, quick, date: new Date().toISOString(), reload }, null, 2)}\n`);
+writeFileSync(join(out, 'latest.svg'), svg);
+writeFileSync(join(out, 'latest.json'), `${JSON.stringify({ machine: host, quick, date: new Date().toISOString(), overhead, bridge, reload }, null, 2)}\n`);
+
+function ms2(n: number): string {
+  return Number.isFinite(n) ? `${n.toFixed(n < 10 ? 2 : 0)} ms` : 'n/a';
+}

@@ -4,7 +4,7 @@ export interface BackoffOptions {
   initialDelayMs?: number;
   /** Growth per attempt. @default 1.5 */
   factor?: number;
-  /** Cap on any delay. @default 100 */
+  /** Cap on any delay. @default 50 */
   maxDelayMs?: number;
   /** Random spread, as a fraction of the delay (0.2 = ±20 %), so many bridges don't retry in step. @default 0.2 */
   jitter?: number;
@@ -13,9 +13,9 @@ export interface BackoffOptions {
 /**
  * The defaults, merged once by {@link nextDelay}. Upstreams are usually local servers restarting in
  * about half a second, and an attempt on a closed port costs next to nothing, so retries stay
- * frequent: the client's held calls go through within ~100 ms of the server being back.
+ * frequent: the client's held calls go through within ~50 ms of the server being back.
  */
-export const DEFAULT_BACKOFF: Required<BackoffOptions> = Object.freeze({ initialDelayMs: 20, factor: 1.5, maxDelayMs: 100, jitter: 0.2 });
+export const DEFAULT_BACKOFF: Required<BackoffOptions> = Object.freeze({ initialDelayMs: 20, factor: 1.5, maxDelayMs: 50, jitter: 0.2 });
 
 /**
  * The delay before retry number `attempt` (0-based): capped exponential growth with jitter.

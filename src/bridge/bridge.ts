@@ -108,7 +108,8 @@ class ReconnectingBridge implements Bridge {
   private initialized = false;
   private capabilities: ServerCapabilities | undefined;
   private protocolVersion: string | undefined;
-  private readonly inflight = new Map<RequestId, JSONRPCRequest>();
+  /** Requests sent upstream and not answered; `accepted` once the upstream took the POST (sent its headers). */
+  private readonly inflight = new Map<RequestId, { request: JSONRPCRequest; accepted: boolean }>();
   private readonly queue: Queued[] = [];
   private readonly internal = new Map<string, (message: JSONRPCMessage) => void>();
   private internalIds = 0;
@@ -210,9 +211,11 @@ class ReconnectingBridge implements Bridge {
 
   private async toUpstream(message: JSONRPCMessage): Promise<void> {
     const connection = this.connection!;
-    if (isJSONRPCRequest(message)) this.inflight.set(message.id, message);
+    const entry = isJSONRPCRequest(message) ? { request: message, accepted: false } : undefined;
+    if (entry) this.inflight.set(entry.request.id, entry);
     try {
       await connection.transport.send(message);
+      if (entry) entry.accepted = true;
     } catch (error) {
       if (!connection.live) return; // this loss is already being handled
       const status = httpStatus(error);
@@ -221,11 +224,12 @@ class ReconnectingBridge implements Bridge {
         if (isJSONRPCRequest(message)) this.inflight.delete(message.id);
         return this.replyError(message, `the upstream MCP server answered HTTP ${status}: ${(error as Error).message}`);
       }
-      // Refused, unknown session (404) or shutting down (503): never processed, so safe to send again.
-      if (status !== undefined || isRefused(error)) {
-        if (isJSONRPCRequest(message)) this.inflight.delete(message.id);
-        this.enqueue(message, true);
-      }
+      // No answer at all, unknown session (404) or shutting down (503): not processed, so safe to send
+      // again. Both HTTP transports answer a POST's headers as soon as the message is dispatched, long
+      // before a tool finishes, so a POST that got no headers did not start one: the requests that were
+      // running fail (or retry) through lost(), as their streams break.
+      if (isJSONRPCRequest(message)) this.inflight.delete(message.id);
+      this.enqueue(message, true);
       this.lost(connection, status === 404 ? 'the upstream forgot the session' : status === 503 ? 'the upstream is restarting' : errorText(error));
     }
   }
@@ -274,9 +278,10 @@ class ReconnectingBridge implements Bridge {
     void connection.transport.close().catch(() => undefined);
     this.log.info(`upstream lost (${reason}); reconnecting`);
     // Requests the dead upstream may have been running: reads go again, anything else fails now.
+    // One whose POST got no answer yet was never started (see toUpstream), so it simply goes again.
     const retry: JSONRPCRequest[] = [];
-    for (const request of this.inflight.values()) {
-      if (isRetrySafe(request.method)) retry.push(request);
+    for (const { request, accepted } of this.inflight.values()) {
+      if (!accepted || isRetrySafe(request.method)) retry.push(request);
       else {
         this.replyError(
           request,
@@ -355,9 +360,11 @@ class ReconnectingBridge implements Bridge {
       const connection = await this.connect(kind, undefined);
       if (!init) return this.activate(connection);
       try {
-        this.inflight.set(this.init!.id, this.init!);
+        const entry = { request: this.init!, accepted: false };
+        this.inflight.set(this.init!.id, entry);
         this.activate(connection);
         await connection.transport.send(init.message);
+        entry.accepted = true;
         this.queue.splice(this.queue.indexOf(init), 1);
         clearTimeout(init.timer);
         this.kind = kind;
@@ -446,11 +453,6 @@ function httpStatus(error: unknown): number | undefined {
   if (error instanceof StreamableHTTPError) return error.code !== undefined && error.code > 0 ? error.code : undefined;
   const match = /\(HTTP (\d{3})\)/.exec(String((error as Error)?.message)); // SSEClientTransport's POST errors
   return match ? Number(match[1]) : undefined;
-}
-
-/** The connection was refused: the request never reached a server. */
-function isRefused(error: unknown): boolean {
-  return (error as { cause?: { code?: string } })?.cause?.code === 'ECONNREFUSED';
 }
 
 function errorText(error: unknown): string {

@@ -25,7 +25,7 @@ Options:
   --transport T     auto (default: Streamable HTTP, falling back to legacy SSE), http or sse
   --header "K: V"   send this header upstream (repeatable)
   --token T         send Authorization: Bearer T (default: MCP_AUTH_TOKEN)
-  --max-backoff MS  longest wait between reconnect attempts (default 100)
+  --max-backoff MS  longest wait between reconnect attempts (default 50)
   --queue-timeout MS
                     how long a call waits for the upstream to come back (default 30000)
   --verbose         log to stderr (quiet by default)`;
