@@ -1,4 +1,4 @@
-import type { Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -194,10 +194,6 @@ export class MCPTransportManager {
     const app = createApp({ config, context, boundHosts: wildcard ? [] : [config.host] });
 
     this.listeners.push(...(await listenOn(app, config.host, config.port, this.log)));
-    for (const server of this.listeners) {
-      // A response finishing during shutdown takes its keep-alive connection with it, so close() need not wait for the grace period.
-      server.on('request', (_req, res: ServerResponse) => res.once('finish', () => this.draining && res.socket?.end()));
-    }
     if (!isLoopbackHostname(config.host)) {
       this.log.warn(`listening on ${config.host}, which is not loopback: set MCP_AUTH_TOKEN, and MCP_ALLOWED_HOSTS for the names clients use`);
     }
@@ -244,6 +240,9 @@ export class MCPTransportManager {
       if (!drained) this.log.warn(`closing with ${this.inflight.size} request(s) still in flight (drain deadline passed)`);
     }
     const listeners = this.listeners.splice(0);
+    // From now on a connection whose response ends is closed at once rather than kept alive, so
+    // close() need not wait for the grace period.
+    for (const l of listeners) l.keepAliveTimeout = 1;
     const stopped = Promise.all(listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))));
     await this.registry.closeAll();
     for (const l of listeners) l.closeIdleConnections();
