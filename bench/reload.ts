@@ -1,7 +1,8 @@
 /**
- * Reload: from file save to the first call answered by the new code, for bare nodemon restarting
- * the same server (polled with fresh stateless requests, errors retried at once) and for
- * `mcp-http-transport dev` (an SDK client on one session through the dev proxy). Interleaved.
+ * Reload: from file save to the first call answered by the new code. Variants, interleaved:
+ * bare nodemon restarting the same server (polled with fresh stateless requests), nodemon with a
+ * client through mcp-remote 0.15, and `mcp-http-transport dev` with one SDK client straight over HTTP
+ * and one through the stdio bridge.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -10,13 +11,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { freePort, percentile, progress, until } from './lib.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'mcp-http-transport.js');
 const POLL_MS = 5;
 const NODEMON = createRequire(import.meta.url).resolve('nodemon/bin/nodemon.js');
+const MCP_REMOTE = join(ROOT, 'node_modules', 'mcp-remote', 'dist', 'proxy.js');
 
 export interface ReloadRow {
   variant: string;
@@ -76,7 +80,21 @@ interface Variant {
   stop: () => Promise<void>;
 }
 
-async function bare(lang: 'js' | 'ts'): Promise<Variant> {
+/** One SDK client on one session: `callTool('version')` answers with the version text. */
+async function sessionClient(transport: Transport): Promise<{ call: () => Promise<string>; close: () => Promise<void> }> {
+  const client = new Client({ name: 'reload-bench', version: '1.0.0' });
+  await client.connect(transport);
+  return {
+    call: async () => ((await client.callTool({ name: 'version' }, undefined, { timeout: 10_000 })) as { content: { text: string }[] }).content[0]!.text,
+    close: () => client.close(),
+  };
+}
+
+const stdioTo = (args: string[]) =>
+  new StdioClientTransport({ command: process.execPath, args, stderr: 'ignore', env: { ...(process.env as Record<string, string>), MCP_REMOTE_CONFIG_DIR: mkdtempSync(join(tmpdir(), 'mcp-remote-')) } });
+
+/** Plain nodemon restarting the server. `stateless`: polled with fresh requests; otherwise through mcp-remote. */
+async function bareNodemon(lang: 'js' | 'ts', through: 'fresh requests' | 'mcp-remote'): Promise<Variant> {
   const { dir, write, command } = project(lang);
   const port = await freePort();
   const child = spawnGroup([NODEMON, '--signal', 'SIGTERM', '--quiet', '--delay', '0', '--watch', 'src', '--ext', 'js,mjs,ts', '--exec', command.join(' ')], dir, {
@@ -84,10 +102,16 @@ async function bare(lang: 'js' | 'ts'): Promise<Variant> {
     MCP_TRANSPORT: 'http',
     MCP_HTTP_HOST: '127.0.0.1',
     MCP_HTTP_PORT: String(port),
-    MCP_HTTP_STATELESS: '1',
+    ...(through === 'fresh requests' ? { MCP_HTTP_STATELESS: '1' } : {}),
   });
+  const url = `http://127.0.0.1:${port}/mcp`;
+  if (through === 'mcp-remote') {
+    await until(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status === 200, 'nodemon server to be ready');
+    const client = await sessionClient(stdioTo([MCP_REMOTE, url, '--transport', 'http-only']));
+    return { name: 'nodemon + mcp-remote 0.15', write, call: client.call, countsFailures: true, stop: async () => (await client.close(), killGroup(child)) };
+  }
   const call = async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/mcp`, {
+    const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'version', arguments: {} } }),
@@ -100,21 +124,18 @@ async function bare(lang: 'js' | 'ts'): Promise<Variant> {
   return { name: 'bare nodemon', write, call, countsFailures: false, stop: async () => killGroup(child) };
 }
 
-async function ours(lang: 'js' | 'ts'): Promise<Variant> {
+/** `mcp-http-transport dev`, with one client straight over HTTP or through the stdio bridge. */
+async function dev(lang: 'js' | 'ts', through: 'http' | 'bridge'): Promise<Variant> {
   const { dir, write, command } = project(lang);
   const port = await freePort();
   const child = spawnGroup([BIN, 'dev', '--no-bridge', '--port', String(port), '--host', '127.0.0.1', '--watch', 'src', '--', ...command], dir, baseEnv());
   await until(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status === 200, 'dev to be ready');
-  const client = new Client({ name: 'reload-bench', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)));
-  const call = async () => {
-    const result = (await client.callTool({ name: 'version' })) as { content: { text: string }[] };
-    return result.content[0]!.text;
-  };
+  const url = `http://127.0.0.1:${port}/mcp`;
+  const client = await sessionClient(through === 'http' ? new StreamableHTTPClientTransport(new URL(url)) : stdioTo([BIN, 'bridge', url]));
   return {
-    name: 'mcp-http-transport dev',
+    name: through === 'http' ? 'mcp-http-transport dev' : 'dev + bridge (stdio client)',
     write,
-    call,
+    call: client.call,
     countsFailures: true,
     stop: async () => {
       await client.close();
@@ -146,15 +167,15 @@ async function reloadOnce(variant: Variant, v: number): Promise<{ ms: number; fa
 export async function runReload(reloads: number): Promise<ReloadRow[]> {
   const rows: ReloadRow[] = [];
   for (const lang of ['js', 'ts'] as const) {
-    progress(`reload (${lang}): starting bare nodemon and dev mode`);
-    const variants = [await bare(lang), await ours(lang)];
+    progress(`reload (${lang}): starting bare nodemon, nodemon + mcp-remote, dev, dev + bridge`);
+    const variants = [await bareNodemon(lang, 'fresh requests'), await dev(lang, 'http'), await dev(lang, 'bridge'), await bareNodemon(lang, 'mcp-remote')];
     try {
       for (const variant of variants) await until(async () => (await variant.call().catch(() => '')) === 'v1', `${variant.name} v1`);
       const samples = variants.map(() => [] as number[]);
       const failed = variants.map(() => 0);
       for (let i = 0; i < reloads; i++) {
-        // Alternate which goes first, so neither always runs on a machine still busy with the other.
-        const order = i % 2 === 0 ? [0, 1] : [1, 0];
+        // Rotate which goes first, so none always runs on a machine still busy with another.
+        const order = variants.map((_, k) => (k + i) % variants.length);
         for (const k of order) {
           const { ms, failures } = await reloadOnce(variants[k]!, i + 2);
           samples[k]!.push(ms);
