@@ -164,9 +164,9 @@ async function reloadOnce(variant: Variant, v: number): Promise<{ ms: number; fa
 }
 
 /** Run `reloads` reloads per variant and language, interleaving the variants. */
-export async function runReload(reloads: number): Promise<ReloadRow[]> {
+export async function runReload(reloads: number, langs: readonly ('js' | 'ts')[] = ['js', 'ts']): Promise<ReloadRow[]> {
   const rows: ReloadRow[] = [];
-  for (const lang of ['js', 'ts'] as const) {
+  for (const lang of langs) {
     progress(`reload (${lang}): starting bare nodemon, nodemon + mcp-remote, dev, dev + bridge`);
     const variants = [await bareNodemon(lang, 'fresh requests'), await dev(lang, 'http'), await dev(lang, 'bridge'), await bareNodemon(lang, 'mcp-remote')];
     try {
