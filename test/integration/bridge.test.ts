@@ -51,7 +51,7 @@ describe.each([
     await stop(upstream?.child);
   });
 
-  it(`keeps one client session through ${RESTARTS} upstream restarts (SIGTERM and SIGKILL, a tools/call in flight at each)`, async () => {
+  it(`keeps one client session through ${RESTARTS} upstream restarts (SIGTERM and SIGKILL, a tools/call and a read in flight at each)`, async () => {
     upstream = new Upstream(kind, await freePort());
     await upstream.start(1);
     const transport = new StdioClientTransport({
@@ -90,7 +90,8 @@ describe.each([
         () => 'answered',
         (e: Error) => e.message,
       );
-      await waitFor(() => upstream!.err.includes('entered slow'), 'the slow call to be running');
+      const read = client.getPrompt({ name: 'slow-prompt', arguments: { hangOn: `v${v - 1}` } });
+      await waitFor(() => upstream!.err.includes('entered slow\n') && upstream!.err.includes('entered slow-prompt'), 'the slow calls to be running');
       const before = listChanged;
       await upstream.kill(v % 2 === 0 ? 'SIGTERM' : 'SIGKILL');
       const from = Date.now();
@@ -98,6 +99,8 @@ describe.each([
       expect(await slow).toMatch(NOT_RETRIED);
       await upstream.start(v); // meanwhile the loop's calls are held by the bridge
       downs.push({ from, to: Date.now() });
+      // The read that was running is sent again, and answered by the new upstream.
+      expect(((await read).messages[0]!.content as { text: string }).text).toBe(`v${v}`);
       await waitFor(() => seen.has(`v${v}`), `a call answered by v${v}`, 20_000);
       await waitFor(() => listChanged > before, 'tools/list_changed after the reconnect');
     }
