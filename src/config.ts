@@ -37,6 +37,15 @@ export interface TransportConfigOptions {
   sessionFile?: string;
   /** Largest accepted request body in bytes; larger ones get 413. @default 4194304 (4 MiB) */
   maxBodyBytes?: number;
+  /** Most live HTTP sessions; a new one beyond gets 503 with Retry-After. Env `MCP_MAX_SESSIONS`. @default 1000 */
+  maxSessions?: number;
+  /**
+   * Seconds a session may stay idle (no request, no open stream) before it is closed. Env `MCP_SESSION_TTL`.
+   * @default 1800 (30 min), or 86400 (a day) in dev mode
+   */
+  sessionTtlSeconds?: number;
+  /** Seconds between keep-alive comments on idle SSE streams, for proxies that drop quiet connections; 0 turns them off. Env `MCP_SSE_KEEPALIVE`. @default 15 */
+  keepAliveSeconds?: number;
 }
 
 /** The resolved, frozen configuration. */
@@ -58,7 +67,12 @@ export const DEFAULT_CONFIG: TransportConfig = Object.freeze({
   logLevel: 'info',
   devMode: false,
   maxBodyBytes: 4 * 1024 * 1024,
+  maxSessions: 1000,
+  sessionTtlSeconds: 1800,
+  keepAliveSeconds: 15,
 });
+
+const DEV_SESSION_TTL_SECONDS = 86_400;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -107,6 +121,11 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
   );
   const devMode = pick(options.devMode, 'MCP_DEV_MODE', bool('MCP_DEV_MODE'));
   const sessionFile = pick(options.sessionFile, 'MCP_SESSION_FILE', (raw) => raw || undefined);
+  const whole = (variable: string, min: number) => (raw: string) =>
+    /^\d+$/.test(raw) && Number(raw) >= min ? Number(raw) : fail('INVALID_OPTION', variable, `${variable}=${raw} is not a whole number of at least ${min}`);
+  const maxSessions = pick(options.maxSessions, 'MCP_MAX_SESSIONS', whole('MCP_MAX_SESSIONS', 1));
+  const sessionTtlSeconds = pick(options.sessionTtlSeconds, 'MCP_SESSION_TTL', whole('MCP_SESSION_TTL', 1));
+  const keepAliveSeconds = pick(options.keepAliveSeconds, 'MCP_SSE_KEEPALIVE', whole('MCP_SSE_KEEPALIVE', 0));
 
   const config = { ...DEFAULT_CONFIG };
   const set = <K extends keyof TransportConfig>(key: K, value: TransportConfig[K] | undefined) => {
@@ -123,6 +142,9 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
   set('devMode', devMode);
   set('sessionFile', sessionFile);
   set('maxBodyBytes', options.maxBodyBytes);
+  set('maxSessions', maxSessions);
+  set('sessionTtlSeconds', sessionTtlSeconds ?? (devMode ? DEV_SESSION_TTL_SECONDS : undefined));
+  set('keepAliveSeconds', keepAliveSeconds);
 
   // Explicit options are checked too: a typo in code deserves the same one-line answer as one in env.
   if (config.transportMode !== 'stdio' && config.transportMode !== 'http') badTransport('transportMode', String(config.transportMode));

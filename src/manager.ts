@@ -71,6 +71,7 @@ export class MCPTransportManager {
   private closing: Promise<void> | undefined;
   private shared: { server: ServerLike; transport: Transport } | undefined;
   private draining = false;
+  private sweeper: NodeJS.Timeout | undefined;
   private exitingOn: HandledSignal | undefined;
 
   constructor(options: MCPTransportManagerOptions) {
@@ -175,6 +176,8 @@ export class MCPTransportManager {
       registry: this.registry,
       store,
       log: this.log,
+      maxSessions: config.maxSessions,
+      keepAliveMs: config.keepAliveSeconds * 1000,
       get closing() {
         return manager.draining;
       },
@@ -194,6 +197,13 @@ export class MCPTransportManager {
     const app = createApp({ config, context, boundHosts: wildcard ? [] : [config.host] });
 
     this.listeners.push(...(await listenOn(app, config.host, config.port, this.log)));
+    // Sessions whose clients vanished without DELETE (no stream, no request) are closed after the TTL.
+    const ttlMs = config.sessionTtlSeconds * 1000;
+    this.sweeper = setInterval(() => {
+      const expired = this.registry.expire(ttlMs);
+      if (expired > 0) this.log.debug(`closed ${expired} idle session(s)`);
+    }, Math.min(ttlMs / 4, 60_000));
+    this.sweeper.unref();
     if (!isLoopbackHostname(config.host)) {
       this.log.warn(`listening on ${config.host}, which is not loopback: set MCP_AUTH_TOKEN, and MCP_ALLOWED_HOSTS for the names clients use`);
     }
@@ -232,6 +242,7 @@ export class MCPTransportManager {
 
   private async release(): Promise<void> {
     if (!this.exitingOn) this.removeSignalHandlers();
+    clearInterval(this.sweeper);
     // Drain: new requests get 503 while the ones in flight finish, within the deadline.
     this.draining = true;
     if (this.inflight.size > 0) {

@@ -15,4 +15,8 @@ export interface SessionContext {
   /** Called when a session ends on its own (client DELETE or disconnect): forget it, here and in the store. */
   forget(id: string | undefined): void;
   readonly log: Logger;
+  /** Most live sessions; a new one beyond gets 503. */
+  readonly maxSessions: number;
+  /** Keep-alive comment interval on SSE streams, in ms (0: none). */
+  readonly keepAliveMs: number;
 }

@@ -93,3 +93,21 @@ export function errorHandler(log: Logger, maxBodyBytes: number): ErrorRequestHan
     sendJsonRpcError(res, 500, -32603, 'Internal error');
   };
 }
+
+/** 503 for a new session when `maxSessions` are live. Returns true when it answered. */
+export function refuseWhenFull(res: Response, live: number, maxSessions: number): boolean {
+  if (live < maxSessions) return false;
+  sendJsonRpcError(res, 503, -32000, `Service Unavailable: ${maxSessions} sessions are open (MCP_MAX_SESSIONS); retry later`, { 'Retry-After': '5' });
+  return true;
+}
+
+/** Mark a session used by this request; a GET (a stream) keeps it busy until the stream closes. */
+export function trackActivity(activity: { last: number; streams: number }, req: { method?: string }, res: Response): void {
+  activity.last = Date.now();
+  if (req.method !== 'GET') return;
+  activity.streams++;
+  res.once('close', () => {
+    activity.streams--;
+    activity.last = Date.now();
+  });
+}

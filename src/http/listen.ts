@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, McpTransportError } from '../errors.js';
 import type { Logger } from '../log.js';
 
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+
 /**
  * Listen with `handler` on `host:port`. `localhost` listens on both 127.0.0.1 and ::1 (same port),
  * so clients reach it whichever address their resolver prefers; ::1 is skipped if unavailable.
@@ -13,6 +16,9 @@ export async function listenOn(handler: RequestListener, host: string, port: num
   const servers: HttpServer[] = [];
   for (const [i, address] of hosts.entries()) {
     const server = createServer(handler);
+    // Bounds on a slow or stalled client sending its request (responses and streams are not limited).
+    server.headersTimeout = HEADERS_TIMEOUT_MS;
+    server.requestTimeout = REQUEST_TIMEOUT_MS;
     const actualPort = i === 0 ? port : (servers[0]!.address() as AddressInfo).port;
     try {
       await new Promise<void>((resolve, reject) => {

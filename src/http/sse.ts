@@ -5,7 +5,7 @@ import { setSseSessionId } from '../sessions/sdk-internals.js';
 import { listChangedNotifications, negotiatedVersion, replayedHandshake, RESTORE_REQUEST_ID } from '../sessions/restore.js';
 import type { StoredSession } from '../sessions/store.js';
 import type { SessionContext } from './context.js';
-import { sendJsonRpcError } from './guards.js';
+import { refuseWhenFull, sendJsonRpcError } from './guards.js';
 
 /** The path legacy SSE clients are told to POST to. `/messages` is accepted as well. */
 export const SSE_MESSAGES_PATH = '/messages/';
@@ -58,18 +58,28 @@ export function sseHandlers(ctx: SessionContext): { open: RequestHandler; post: 
     open: async (req, res) => {
       const previous = req.header('last-event-id');
       const stored = ctx.store && previous && !registry.get(previous) ? await ctx.store.get(previous) : undefined;
+      if (!stored && refuseWhenFull(res, registry.size, ctx.maxSessions)) return;
       const transport = new SSEServerTransport(SSE_MESSAGES_PATH, res);
       if (stored?.kind === 'sse') setSseSessionId(transport, stored.id);
       const id = transport.sessionId;
-      transport.onclose = () => ctx.forget(id);
-      if (!stored) registry.add({ id, kind: 'sse', transport });
+      let keepAlive: NodeJS.Timeout | undefined;
+      // The stream is the session: it counts as open for as long as the session lives.
+      const session = { id, kind: 'sse' as const, transport, activity: { last: Date.now(), streams: 1 } };
+      transport.onclose = () => {
+        clearInterval(keepAlive);
+        ctx.forget(id);
+      };
+      if (!stored) registry.add(session);
       const answered = stored ? interceptReplay(transport) : undefined;
       await ctx.connect(transport);
       if (ctx.store) res.write(`retry: ${SSE_RETRY_MS}\nevent: session\nid: ${id}\ndata: ${id}\n\n`);
+      // Comments keep idle proxies from dropping a quiet stream; EventSources ignore them.
+      keepAlive = ctx.keepAliveMs > 0 ? setInterval(() => res.write(': keepalive\n\n'), ctx.keepAliveMs) : undefined;
+      keepAlive?.unref();
       if (stored?.kind === 'sse') {
         await replay(transport, stored, answered!);
         // Registered only now, so that POSTs waiting for this session find it fully restored.
-        registry.add({ id, kind: 'sse', transport });
+        registry.add(session);
         log.info(`session ${id} restored (sse, ${stored.initializeParams.clientInfo.name})`);
       } else {
         log.debug(`session ${id} opened (sse)`);
@@ -82,6 +92,7 @@ export function sseHandlers(ctx: SessionContext): { open: RequestHandler; post: 
       // After a restart, a client may post before its EventSource has reconnected: wait for it.
       if (!session && ctx.store && (await ctx.store.get(id))?.kind === 'sse') session = await registry.waitFor(id, RECONNECT_WAIT_MS);
       if (session?.kind !== 'sse') return sendJsonRpcError(res, 404, -32001, 'Session not found: reconnect to GET /sse');
+      session.activity.last = Date.now();
       if (ctx.store && isInitializeRequest(req.body)) {
         const initializeParams = req.body.params as InitializeRequest['params'];
         await ctx.store.set({ id, kind: 'sse', protocolVersion: negotiatedVersion(initializeParams.protocolVersion), initializeParams, createdAt: Date.now() });

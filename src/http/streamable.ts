@@ -6,7 +6,7 @@ import type { Request as ExpressRequest, RequestHandler, Response as ExpressResp
 import { listChangedNotifications, negotiatedVersion, notifyOnFirstRequest, replayedHandshake } from '../sessions/restore.js';
 import type { StoredSession } from '../sessions/store.js';
 import type { SessionContext } from './context.js';
-import { sendJsonRpcError } from './guards.js';
+import { refuseWhenFull, sendJsonRpcError, trackActivity } from './guards.js';
 
 type StreamableTransport = WebStandardStreamableHTTPServerTransport;
 
@@ -42,8 +42,9 @@ export function streamableHandler(ctx: SessionContext, stateless: boolean): Requ
   const open = (id: string | undefined, initializeParams: InitializeRequest['params'] | undefined): StreamableTransport => {
     const transport: StreamableTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => id ?? randomUUID(),
+      keepAliveMs: ctx.keepAliveMs,
       onsessioninitialized: async (sessionId) => {
-        registry.add({ id: sessionId, kind: 'streamable', transport });
+        registry.add({ id: sessionId, kind: 'streamable', transport, activity: { last: Date.now(), streams: 0 } });
         log.debug(`session ${sessionId} opened (streamable http)`);
         // Saved before the client learns its id, so that even a crash right after cannot lose it.
         if (initializeParams && ctx.store) {
@@ -95,10 +96,14 @@ export function streamableHandler(ctx: SessionContext, stateless: boolean): Requ
   return async (req, res) => {
     const id = req.header('mcp-session-id');
     const session = id === undefined ? undefined : registry.get(id);
-    if (session?.kind === 'streamable') return serve(session.transport, req, res);
+    if (session?.kind === 'streamable') {
+      trackActivity(session.activity, req, res);
+      return serve(session.transport, req, res);
+    }
 
     // A fresh initialize starts a new session even when it carries a stale id: that is how clients recover.
     if (req.method === 'POST' && isInitialize(req.body)) {
+      if (refuseWhenFull(res, registry.size, ctx.maxSessions)) return;
       const params = (Array.isArray(req.body) ? req.body.find(isInitializeRequest) : req.body).params as InitializeRequest['params'];
       const transport = open(undefined, params);
       await ctx.connect(transport);
@@ -112,7 +117,11 @@ export function streamableHandler(ctx: SessionContext, stateless: boolean): Requ
     }
     if (id === undefined) return sendJsonRpcError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required (initialize first)');
     const restored = ctx.store && !session ? await restoreOnce(id) : undefined;
-    if (restored) return serve(restored, req, res);
+    if (restored) {
+      const activity = registry.get(id)?.activity;
+      if (activity) trackActivity(activity, req, res);
+      return serve(restored, req, res);
+    }
     sendJsonRpcError(res, 404, -32001, 'Session not found: send a new initialize request without Mcp-Session-Id');
   };
 }

@@ -1,10 +1,17 @@
 import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 
-/** A live session: its id, which HTTP transport it came in on, and that SDK transport. */
-export type LiveSession =
+/** When a session was last used, and how many of its streams are open: an idle session has none. */
+export interface Activity {
+  last: number;
+  streams: number;
+}
+
+/** A live session: its id, which HTTP transport it came in on, that SDK transport, and its activity. */
+export type LiveSession = (
   | { readonly id: string; readonly kind: 'streamable'; readonly transport: WebStandardStreamableHTTPServerTransport }
-  | { readonly id: string; readonly kind: 'sse'; readonly transport: SSEServerTransport };
+  | { readonly id: string; readonly kind: 'sse'; readonly transport: SSEServerTransport }
+) & { readonly activity: Activity };
 
 /** The kinds of session: Streamable HTTP (`/mcp`) or legacy SSE (`/sse`). */
 export type SessionKind = LiveSession['kind'];
@@ -53,6 +60,13 @@ export class SessionRegistry {
   /** Forget a session (idempotent). */
   delete(id: string | undefined): void {
     if (id !== undefined) this.sessions.delete(id);
+  }
+
+  /** Close sessions with no open stream and no request for `ttlMs`; returns how many were closed. */
+  expire(ttlMs: number, now = Date.now()): number {
+    const idle = [...this.sessions.values()].filter((s) => s.activity.streams === 0 && now - s.activity.last > ttlMs);
+    for (const session of idle) void session.transport.close();
+    return idle.length;
   }
 
   /** Close every session's transport, which ends its streams; resolves when all have closed. */

@@ -30,6 +30,10 @@ describe('parseConfig', () => {
       MCP_ALLOWED_HOSTS: 'box.lan,box.lan:8080',
       MCP_LOG_LEVEL: 'DEBUG',
       MCP_DEV_MODE: 'true',
+      MCP_SESSION_FILE: '/tmp/s.json',
+      MCP_MAX_SESSIONS: '10',
+      MCP_SESSION_TTL: '60',
+      MCP_SSE_KEEPALIVE: '0',
     });
     expect(config).toEqual({
       ...DEFAULT_CONFIG,
@@ -42,6 +46,10 @@ describe('parseConfig', () => {
       allowedHosts: ['box.lan', 'box.lan:8080'],
       logLevel: 'debug',
       devMode: true,
+      sessionFile: '/tmp/s.json',
+      maxSessions: 10,
+      sessionTtlSeconds: 60,
+      keepAliveSeconds: 0,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -52,6 +60,12 @@ describe('parseConfig', () => {
     expect(config.port).toBe(5000);
     expect(config.logLevel).toBe('warn');
     expect(config.host).toBe(DEFAULT_CONFIG.host);
+  });
+
+  it('keeps idle sessions longer in dev mode unless a TTL is given', () => {
+    expect(parseConfig({}).sessionTtlSeconds).toBe(1800);
+    expect(parseConfig({ MCP_DEV_MODE: '1' }).sessionTtlSeconds).toBe(86_400);
+    expect(parseConfig({ MCP_DEV_MODE: '1', MCP_SESSION_TTL: '5' }).sessionTtlSeconds).toBe(5);
   });
 
   it('turns on debug logs in dev mode unless a level is given', () => {
@@ -66,6 +80,8 @@ describe('parseConfig', () => {
     [{ MCP_HTTP_PORT: '-1' }, 'INVALID_PORT', 'MCP_HTTP_PORT=-1', '0 to 65535'],
     [{ MCP_LOG_LEVEL: 'loud' }, 'INVALID_LOG_LEVEL', 'MCP_LOG_LEVEL=loud', 'error, warn, info, debug'],
     [{ MCP_DEV_MODE: 'maybe' }, 'INVALID_OPTION', 'MCP_DEV_MODE=maybe', 'use 1 or 0'],
+    [{ MCP_MAX_SESSIONS: '0' }, 'INVALID_OPTION', 'MCP_MAX_SESSIONS=0', 'at least 1'],
+    [{ MCP_SESSION_TTL: '1h' }, 'INVALID_OPTION', 'MCP_SESSION_TTL=1h', 'whole number'],
   ])('rejects %j with a one-line ConfigError naming the variable and the fix', (env, code, names, fix) => {
     const error = configError(() => parseConfig(env));
     expect(error.code).toBe(code);
