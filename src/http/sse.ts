@@ -1,5 +1,5 @@
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import { isInitializeRequest, isJSONRPCResultResponse, type InitializeRequest, type InitializeResult } from '@modelcontextprotocol/sdk/types.js';
+import { isInitializeRequest, isJSONRPCResultResponse, JSONRPCMessageSchema, type InitializeRequest, type InitializeResult } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandler } from 'express';
 import { setSseSessionId } from '../sessions/sdk-internals.js';
 import { listChangedNotifications, negotiatedVersion, replayedHandshake, RESTORE_REQUEST_ID } from '../sessions/restore.js';
@@ -56,6 +56,8 @@ export function sseHandlers(ctx: SessionContext): { open: RequestHandler; post: 
 
   return {
     open: async (req, res) => {
+      // express routes HEAD to GET handlers; a HEAD must not open a session whose stream nobody reads.
+      if (req.method === 'HEAD') return sendJsonRpcError(res, 405, -32000, 'Method Not Allowed: open the stream with GET', { Allow: 'GET' });
       const previous = req.header('last-event-id');
       const stored = ctx.store && previous && !registry.get(previous) ? await ctx.store.get(previous) : undefined;
       if (!stored && refuseWhenFull(res, registry.size, ctx.maxSessions)) return;
@@ -93,6 +95,9 @@ export function sseHandlers(ctx: SessionContext): { open: RequestHandler; post: 
       if (!session && ctx.store && (await ctx.store.get(id))?.kind === 'sse') session = await registry.waitFor(id, RECONNECT_WAIT_MS);
       if (session?.kind !== 'sse') return sendJsonRpcError(res, 404, -32001, 'Session not found: reconnect to GET /sse');
       session.activity.last = Date.now();
+      // Checked here because the SDK's SSE transport answers these in plain text, not JSON-RPC.
+      if (!req.is('application/json')) return sendJsonRpcError(res, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
+      if (!JSONRPCMessageSchema.safeParse(req.body).success) return sendJsonRpcError(res, 400, -32600, 'Invalid Request: the body is not a JSON-RPC message');
       if (ctx.store && isInitializeRequest(req.body)) {
         const initializeParams = req.body.params as InitializeRequest['params'];
         await ctx.store.set({ id, kind: 'sse', protocolVersion: negotiatedVersion(initializeParams.protocolVersion), initializeParams, createdAt: Date.now() });
