@@ -118,6 +118,12 @@ export class MCPTransportManager {
     return this.registry.size;
   }
 
+  /** Live sessions, requests in flight, and transports attached to the shared server: all 0 when idle. */
+  get stats(): { sessions: number; inflight: number; attached: number } {
+    const shared = this.shared?.transport;
+    return { sessions: this.registry.size, inflight: this.inflight.size, attached: shared instanceof SessionMultiplexer ? shared.size : 0 };
+  }
+
   /**
    * Start serving. Rejects with a {@link ConfigError} (one line naming the variable and the fix) for
    * bad config or a port in use, and with a {@link LifecycleError} when called twice.
