@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { getRequestListener } from '@hono/node-server';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import { isInitializeRequest, type InitializeRequest, type ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { isInitializeRequest, isJSONRPCRequest, type InitializeRequest, type ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Request as ExpressRequest, RequestHandler, Response as ExpressResponse } from 'express';
 import { listChangedNotifications, negotiatedVersion, notifyOnFirstRequest, replayedHandshake } from '../sessions/restore.js';
 import type { StoredSession } from '../sessions/store.js';
@@ -18,6 +18,17 @@ const isInitialize = (body: unknown) => (Array.isArray(body) ? body.some(isIniti
  * requests built in memory, which is how a restored session replays its handshake.
  */
 function serve(transport: StreamableTransport, req: ExpressRequest, res: ExpressResponse): Promise<void> {
+  // A client that drops a POST before its answer has given up on those requests: cancel them, so
+  // the handlers see their abort signal instead of running on for nobody.
+  if (req.method === 'POST') {
+    const ids = (Array.isArray(req.body) ? req.body : [req.body]).flatMap((m: unknown) => (isJSONRPCRequest(m) ? [m.id] : []));
+    if (ids.length > 0) {
+      res.once('close', () => {
+        if (res.writableFinished) return;
+        for (const requestId of ids) transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'The client disconnected' } });
+      });
+    }
+  }
   const listener = getRequestListener((web) => transport.handleRequest(web, { parsedBody: req.body, authInfo: (req as { auth?: never }).auth }), {
     overrideGlobalObjects: false,
   });

@@ -1,5 +1,5 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { isJSONRPCErrorResponse, isJSONRPCRequest, isJSONRPCResultResponse, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 
 /**
  * Counts requests a server has received and not yet answered, across all session transports, so
@@ -22,6 +22,9 @@ export class InflightTracker {
       if (isJSONRPCRequest(message) && !pending.has(message.id)) {
         pending.add(message.id);
         this.count++;
+      } else if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled' && pending.delete(message.params?.['requestId'] as RequestId)) {
+        // A cancelled request gets no response (MCP spec): it is no longer in flight.
+        this.settle(1);
       }
       deliver?.(message, extra);
     };
