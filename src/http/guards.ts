@@ -59,15 +59,28 @@ function isLoopbackOrigin(origin: string): boolean {
   }
 }
 
-/** 401 unless `Authorization: Bearer <token>` matches. Compared in constant time, length included. */
-export function authGuard(token: string | undefined): RequestHandler {
-  if (token === undefined) return (_req, _res, next) => next();
+/**
+ * 401 unless `Authorization: Bearer <token>` matches one of the comma-separated tokens. Compared in
+ * constant time, length included. The matching token's index is left in `res.locals.principal`, so
+ * that sessions can be bound to the token that opened them.
+ */
+export function authGuard(tokens: string | undefined): RequestHandler {
+  if (tokens === undefined) return (_req, _res, next) => next();
   // Hashing first gives equal-length buffers, so timingSafeEqual leaks neither content nor length.
-  const expected = createHash('sha256').update(token).digest();
+  const expected = tokens
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)
+    .map((t) => createHash('sha256').update(t).digest());
   return (req, res, next) => {
     const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
     const given = createHash('sha256').update(match?.[1] ?? '').digest();
-    if (match && timingSafeEqual(given, expected)) return next();
+    // Every token is compared, so the time taken does not depend on which one matched.
+    const index = expected.reduce((found, e, i) => (timingSafeEqual(given, e) ? i : found), -1);
+    if (match && index >= 0) {
+      res.locals['principal'] = String(index);
+      return next();
+    }
     sendJsonRpcError(res, 401, -32001, 'Unauthorized: send Authorization: Bearer <MCP_AUTH_TOKEN>', { 'WWW-Authenticate': 'Bearer' });
   };
 }

@@ -66,7 +66,7 @@ export function sseHandlers(ctx: SessionContext): { open: RequestHandler; post: 
       const id = transport.sessionId;
       let keepAlive: NodeJS.Timeout | undefined;
       // The stream is the session: it counts as open for as long as the session lives.
-      const session = { id, kind: 'sse' as const, transport, activity: { last: Date.now(), streams: 1 } };
+      const session = { id, kind: 'sse' as const, transport, activity: { last: Date.now(), streams: 1 }, principal: res.locals['principal'] as string | undefined };
       transport.onclose = () => {
         clearInterval(keepAlive);
         ctx.forget(id);
@@ -93,14 +93,15 @@ export function sseHandlers(ctx: SessionContext): { open: RequestHandler; post: 
       let session = registry.get(id);
       // After a restart, a client may post before its EventSource has reconnected: wait for it.
       if (!session && ctx.store && (await ctx.store.get(id))?.kind === 'sse') session = await registry.waitFor(id, RECONNECT_WAIT_MS);
-      if (session?.kind !== 'sse') return sendJsonRpcError(res, 404, -32001, 'Session not found: reconnect to GET /sse');
+      // A session opened with one token is invisible to requests made with another.
+      if (session?.kind !== 'sse' || session.principal !== res.locals['principal']) return sendJsonRpcError(res, 404, -32001, 'Session not found: reconnect to GET /sse');
       session.activity.last = Date.now();
       // Checked here because the SDK's SSE transport answers these in plain text, not JSON-RPC.
       if (!req.is('application/json')) return sendJsonRpcError(res, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
       if (!JSONRPCMessageSchema.safeParse(req.body).success) return sendJsonRpcError(res, 400, -32600, 'Invalid Request: the body is not a JSON-RPC message');
       if (ctx.store && isInitializeRequest(req.body)) {
         const initializeParams = req.body.params as InitializeRequest['params'];
-        await ctx.store.set({ id, kind: 'sse', protocolVersion: negotiatedVersion(initializeParams.protocolVersion), initializeParams, createdAt: Date.now() });
+        await ctx.store.set({ id, kind: 'sse', protocolVersion: negotiatedVersion(initializeParams.protocolVersion), initializeParams, createdAt: Date.now(), principal: session.principal });
       }
       await session.transport.handlePostMessage(req, res, req.body);
     },

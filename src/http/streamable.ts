@@ -50,17 +50,17 @@ export function streamableHandler(ctx: SessionContext, stateless: boolean): Requ
     };
   }
 
-  const open = (id: string | undefined, initializeParams: InitializeRequest['params'] | undefined): StreamableTransport => {
+  const open = (id: string | undefined, initializeParams: InitializeRequest['params'] | undefined, principal?: string): StreamableTransport => {
     const transport: StreamableTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => id ?? randomUUID(),
       keepAliveMs: ctx.keepAliveMs,
       onsessioninitialized: async (sessionId) => {
-        registry.add({ id: sessionId, kind: 'streamable', transport, activity: { last: Date.now(), streams: 0 } });
+        registry.add({ id: sessionId, kind: 'streamable', transport, activity: { last: Date.now(), streams: 0 }, principal });
         log.debug(`session ${sessionId} opened (streamable http)`);
         // Saved before the client learns its id, so that even a crash right after cannot lose it.
         if (initializeParams && ctx.store) {
           const protocolVersion = negotiatedVersion(initializeParams.protocolVersion);
-          await ctx.store.set({ id: sessionId, kind: 'streamable', protocolVersion, initializeParams, createdAt: Date.now() });
+          await ctx.store.set({ id: sessionId, kind: 'streamable', protocolVersion, initializeParams, createdAt: Date.now(), principal });
         }
       },
     });
@@ -70,7 +70,7 @@ export function streamableHandler(ctx: SessionContext, stateless: boolean): Requ
 
   /** Replay a stored session's handshake into a new transport with the same id. */
   const restore = async (stored: StoredSession): Promise<StreamableTransport> => {
-    const transport = open(stored.id, undefined);
+    const transport = open(stored.id, undefined, stored.principal);
     await ctx.connect(transport);
     const { initialize, initialized } = replayedHandshake(stored.initializeParams);
     const post = (body: object, headers: Record<string, string> = {}) =>
@@ -106,7 +106,10 @@ export function streamableHandler(ctx: SessionContext, stateless: boolean): Requ
 
   return async (req, res) => {
     const id = req.header('mcp-session-id');
-    const session = id === undefined ? undefined : registry.get(id);
+    const principal = res.locals['principal'] as string | undefined;
+    const found = id === undefined ? undefined : registry.get(id);
+    // A session opened with one token is invisible to requests made with another.
+    const session = found?.principal === principal ? found : undefined;
     if (session?.kind === 'streamable') {
       trackActivity(session.activity, req, res);
       return serve(session.transport, req, res);
@@ -116,7 +119,7 @@ export function streamableHandler(ctx: SessionContext, stateless: boolean): Requ
     if (req.method === 'POST' && isInitialize(req.body)) {
       if (refuseWhenFull(res, registry.size, ctx.maxSessions)) return;
       const params = (Array.isArray(req.body) ? req.body.find(isInitializeRequest) : req.body).params as InitializeRequest['params'];
-      const transport = open(undefined, params);
+      const transport = open(undefined, params, principal);
       await ctx.connect(transport);
       await serve(transport, req, res);
       // An initialize the SDK refused (bad Accept, say) leaves a transport nobody can reach: free it.
@@ -127,7 +130,7 @@ export function streamableHandler(ctx: SessionContext, stateless: boolean): Requ
       return sendJsonRpcError(res, 405, -32000, 'Method Not Allowed', { Allow: 'GET, POST, DELETE' });
     }
     if (id === undefined) return sendJsonRpcError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required (initialize first)');
-    const restored = ctx.store && !session ? await restoreOnce(id) : undefined;
+    const restored = ctx.store && !found ? await restoreOnce(id) : undefined;
     if (restored) {
       const activity = registry.get(id)?.activity;
       if (activity) trackActivity(activity, req, res);

@@ -11,7 +11,11 @@ export interface Activity {
 export type LiveSession = (
   | { readonly id: string; readonly kind: 'streamable'; readonly transport: WebStandardStreamableHTTPServerTransport }
   | { readonly id: string; readonly kind: 'sse'; readonly transport: SSEServerTransport }
-) & { readonly activity: Activity };
+) & {
+  readonly activity: Activity;
+  /** Which bearer token opened the session (its index), when tokens are required: only it may use the session. */
+  readonly principal?: string;
+};
 
 /** The kinds of session: Streamable HTTP (`/mcp`) or legacy SSE (`/sse`). */
 export type SessionKind = LiveSession['kind'];

@@ -13,6 +13,8 @@ export interface StoredSession {
   initializeParams: InitializeRequest['params'];
   /** Epoch milliseconds. */
   createdAt: number;
+  /** Which of the configured bearer tokens opened it (an index, never the token). */
+  principal?: string;
 }
 
 /**
