@@ -5,38 +5,30 @@ import { FileSessionStore, type Logger } from '../../src/index.js';
 import { INIT, STREAM_HEADERS, connectClient, emptyDir, lowLevelServer, openRawSse, startHttp } from '../helpers.js';
 
 describe('security', () => {
-  it.each([
-    ['[::1]', 200],
-    ['[::1]:8080', 200],
-    ['localhost', 200],
-    ['localhost:3000', 200],
-    ['127.0.0.1', 200],
-    ['[::2]', 403],
-    ['[::1].evil.example', 403],
-    ['localhost.evil.example:3000', 403],
-  ])('Host %s gets %i', async (host, status) => {
-    const { manager, url } = await startHttp({ server: lowLevelServer() });
-    try {
-      expect((await request(url).get('/health').set('Host', host)).status).toBe(status);
-    } finally {
-      await manager.close();
-    }
-  });
+  describe('loopback checks with IPv6 and ports', () => {
+    let manager: Awaited<ReturnType<typeof startHttp>>['manager'];
+    let url: string;
+    beforeAll(async () => ({ manager, url } = await startHttp({ server: lowLevelServer() })));
+    afterAll(() => manager.close());
 
-  it.each([
-    ['http://[::1]', 200],
-    ['http://[::1]:6274', 200],
-    ['http://localhost', 200],
-    ['https://localhost:8443', 200],
-    ['http://[::2]', 403],
-    ['http://[::1].evil.example', 403],
-  ])('Origin %s gets %i', async (origin, status) => {
-    const { manager, url } = await startHttp({ server: lowLevelServer() });
-    try {
-      expect((await request(url).get('/health').set('Origin', origin)).status).toBe(status);
-    } finally {
-      await manager.close();
-    }
+    it.each([
+      ['Host', '[::1]', 200],
+      ['Host', '[::1]:8080', 200],
+      ['Host', 'localhost', 200],
+      ['Host', 'localhost:3000', 200],
+      ['Host', '127.0.0.1', 200],
+      ['Host', '[::2]', 403],
+      ['Host', '[::1].evil.example', 403],
+      ['Host', 'localhost.evil.example:3000', 403],
+      ['Origin', 'http://[::1]', 200],
+      ['Origin', 'http://[::1]:6274', 200],
+      ['Origin', 'http://localhost', 200],
+      ['Origin', 'https://localhost:8443', 200],
+      ['Origin', 'http://[::2]', 403],
+      ['Origin', 'http://[::1].evil.example', 403],
+    ])('%s %s gets %i', async (header, value, status) => {
+      expect((await request(url).get('/health').set(header, value)).status).toBe(status);
+    });
   });
 
   it('never logs the bearer token, right or wrong, even at debug level', async () => {
