@@ -36,14 +36,20 @@ describe('soak and load', () => {
         expect((await fetch(`${url}/mcp`, { method: 'DELETE', headers })).status).toBe(200);
       };
       const deadline = Date.now() + 90_000;
+      let opened = 0;
       const round = async (sessions: number, sse: number) => {
-        for (let i = 0; i < sessions && Date.now() < deadline; i += 20) await Promise.all(Array.from({ length: 20 }, (_, k) => one(i + k)));
+        for (let i = 0; i < sessions && Date.now() < deadline; i += 20) {
+          await Promise.all(Array.from({ length: 20 }, (_, k) => one(i + k)));
+          opened += 20;
+        }
         for (let i = 0; i < sse; i += 10) (await Promise.all(Array.from({ length: 10 }, () => openRawSse(url)))).forEach((s) => s.close());
         await waitFor(() => manager.stats.sessions === 0 && manager.stats.attached === 0 && manager.stats.inflight === 0, 'every session to be freed');
       };
       await round(300, 20); // warm-up: JIT, caches, connection pools
       const baseline = { handles: handles(), heap: heapAfterGc(), rss: process.memoryUsage().rss };
+      opened = 0;
       await round(SOAK_SESSIONS, SOAK_SSE);
+      expect(opened).toBe(SOAK_SESSIONS); // not cut short by the deadline
       await waitFor(() => handles() <= baseline.handles, 'open handles to return to baseline');
       const growth = { heap: heapAfterGc() - baseline.heap, rss: process.memoryUsage().rss - baseline.rss };
       process.stderr.write(`soak: heap ${(growth.heap / 1024).toFixed(0)} KiB, RSS ${(growth.rss / 1048576).toFixed(1)} MiB over ${SOAK_SESSIONS + SOAK_SSE} sessions\n`);
