@@ -17,25 +17,27 @@ Commands:
 
 Exit codes: 0 ok, 1 failure, 2 bad configuration or usage.`;
 
+/** Long-running commands: their usage, and how to run them (usage errors throw ConfigError: exit 2). */
+const RUNNERS: Record<string, { usage: string; run: (args: readonly string[]) => Promise<number> }> = {
+  dev: { usage: DEV_USAGE, run: (args) => runDev(parseDevArgs(args)) },
+  bridge: { usage: BRIDGE_USAGE, run: (args) => runBridge(parseBridgeArgs(args)) },
+};
+
 /** Run the CLI with `argv` (without node and script). Resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command = 'help', ...rest] = argv;
-  const wantsHelp = rest.includes('--help') || rest.includes('-h');
+  const runner = RUNNERS[command];
+  if (runner) {
+    // Only our own options count: a `--help` after `--` belongs to the server command.
+    const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+    if (own.includes('--help') || own.includes('-h')) return help(runner.usage);
+    try {
+      return await runner.run(rest);
+    } catch (error) {
+      exitWith(error);
+    }
+  }
   switch (command) {
-    case 'dev':
-      if (wantsHelp) return help(DEV_USAGE);
-      try {
-        return await runDev(parseDevArgs(rest));
-      } catch (error) {
-        exitWith(error);
-      }
-    case 'bridge':
-      if (wantsHelp) return help(BRIDGE_USAGE);
-      try {
-        return await runBridge(parseBridgeArgs(rest));
-      } catch (error) {
-        exitWith(error);
-      }
     case 'config': {
       if (rest.length > 0) return usage(`config takes no arguments, got ${rest.join(' ')}`);
       let config;
