@@ -46,11 +46,18 @@ export interface TransportConfigOptions {
   sessionTtlSeconds?: number;
   /** Seconds between keep-alive comments on idle SSE streams, for proxies that drop quiet connections; 0 turns them off. Env `MCP_SSE_KEEPALIVE`. @default 15 */
   keepAliveSeconds?: number;
+  /**
+   * Set by `mcp-http-transport dev` for the server processes it runs: where to announce the internal
+   * port once listening, and from where to take the order to drain. Not for users. Env `MCP_DEV_CONTROL`.
+   * @default undefined
+   */
+  devControl?: string;
 }
 
 /** The resolved, frozen configuration. */
-export type TransportConfig = Readonly<Required<Omit<TransportConfigOptions, 'authToken' | 'sessionFile'>>> & {
+export type TransportConfig = Readonly<Required<Omit<TransportConfigOptions, 'authToken' | 'sessionFile' | 'devControl'>>> & {
   readonly authToken: string | undefined;
+  readonly devControl: string | undefined;
   readonly sessionFile: string | undefined;
 };
 
@@ -62,6 +69,7 @@ export const DEFAULT_CONFIG: TransportConfig = Object.freeze({
   stateless: false,
   authToken: undefined,
   sessionFile: undefined,
+  devControl: undefined,
   allowedOrigins: [],
   allowedHosts: [],
   logLevel: 'info',
@@ -121,6 +129,7 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
   );
   const devMode = pick(options.devMode, 'MCP_DEV_MODE', bool('MCP_DEV_MODE'));
   const sessionFile = pick(options.sessionFile, 'MCP_SESSION_FILE', (raw) => raw || undefined);
+  const devControl = pick(options.devControl, 'MCP_DEV_CONTROL', (raw) => raw || undefined);
   const whole = (variable: string, min: number) => (raw: string) =>
     /^\d+$/.test(raw) && Number(raw) >= min ? Number(raw) : fail('INVALID_OPTION', variable, `${variable}=${raw} is not a whole number of at least ${min}`);
   const maxSessions = pick(options.maxSessions, 'MCP_MAX_SESSIONS', whole('MCP_MAX_SESSIONS', 1));
@@ -141,6 +150,7 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
   set('logLevel', logLevel ?? (devMode ? 'debug' : undefined));
   set('devMode', devMode);
   set('sessionFile', sessionFile);
+  set('devControl', devControl);
   set('maxBodyBytes', options.maxBodyBytes);
   set('maxSessions', maxSessions);
   set('sessionTtlSeconds', sessionTtlSeconds ?? (devMode ? DEV_SESSION_TTL_SECONDS : undefined));
