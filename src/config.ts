@@ -59,6 +59,11 @@ export type TransportConfig = Readonly<Required<Omit<TransportConfigOptions, 'au
   readonly authToken: string | undefined;
   readonly devControl: string | undefined;
   readonly sessionFile: string | undefined;
+  /**
+   * Bad values that were ignored because the chosen transport does not use them (an invalid
+   * `MCP_HTTP_PORT` in stdio mode), one line each naming the variable. The manager logs them as warnings.
+   */
+  readonly warnings: readonly string[];
 };
 
 /** The defaults, merged once by {@link parseConfig}. */
@@ -78,7 +83,15 @@ export const DEFAULT_CONFIG: TransportConfig = Object.freeze({
   maxSessions: 1000,
   sessionTtlSeconds: 1800,
   keepAliveSeconds: 15,
+  warnings: Object.freeze([]),
 });
+
+/**
+ * The settings a stdio server uses (the log level, and dev mode for its default). A bad value of any
+ * other setting only matters over HTTP, so in stdio mode it is a warning, not an error: a variable
+ * such as MCP_HTTP_PORT set globally for dev must not stop a stdio server.
+ */
+const STDIO_SETTINGS: ReadonlySet<keyof TransportConfig> = new Set(['transportMode', 'logLevel', 'devMode']);
 
 const DEV_SESSION_TTL_SECONDS = 86_400;
 
@@ -98,9 +111,9 @@ const list = (value: string) =>
  * @throws ConfigError listing every bad value at once, each naming its variable and the fix
  */
 export function parseConfig(env: Env, options: TransportConfigOptions = {}): TransportConfig {
-  const problems: ConfigProblem[] = [];
-  const fail = (code: ConfigProblem['code'], source: string, message: string): undefined => {
-    problems.push({ code, source, message });
+  const problems: (ConfigProblem & { setting: keyof TransportConfig })[] = [];
+  const fail = (setting: keyof TransportConfig, code: ConfigProblem['code'], source: string, message: string): undefined => {
+    problems.push({ setting, code, source, message });
     return undefined;
   };
   /** The option if given, else the env variable parsed (a parser calls `fail` and yields undefined). */
@@ -109,32 +122,39 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
     const raw = env[variable];
     return raw === undefined ? undefined : parse(raw.trim());
   };
-  const bool = (variable: string) => (raw: string) =>
-    TRUE.has(raw.toLowerCase()) ? true : FALSE.has(raw.toLowerCase()) ? false : fail('INVALID_OPTION', variable, `${variable}=${raw} is not a boolean: use 1 or 0`);
-  const badTransport = (source: string, raw: string) => fail('INVALID_TRANSPORT', source, `${source}=${raw} is not a transport: use stdio or http`);
+  const bool = (setting: keyof TransportConfig, variable: string) => (raw: string) =>
+    TRUE.has(raw.toLowerCase()) ? true : FALSE.has(raw.toLowerCase()) ? false : fail(setting, 'INVALID_OPTION', variable, `${variable}=${raw} is not a boolean: use 1 or 0`);
+  const badTransport = (source: string, raw: string) => fail('transportMode', 'INVALID_TRANSPORT', source, `${source}=${raw} is not a transport: use stdio or http`);
   const badPort = (source: string, raw: string) =>
-    fail('INVALID_PORT', source, `${source}=${raw} is not a port: use a whole number from 0 to 65535 (0 picks a free port)`);
+    fail('port', 'INVALID_PORT', source, `${source}=${raw} is not a port: use a whole number from 0 to 65535 (0 picks a free port)`);
+  const badLogLevel = (source: string, raw: string) =>
+    fail('logLevel', 'INVALID_LOG_LEVEL', source, `${source}=${raw} is not a log level: use one of ${LOG_LEVELS.join(', ')}`);
 
-  const transportMode = pick(options.transportMode, 'MCP_TRANSPORT', (raw) => (raw === 'stdio' || raw === 'http' ? raw : badTransport('MCP_TRANSPORT', raw)));
-  const host = pick(options.host, 'MCP_HTTP_HOST', (raw) => raw || fail('INVALID_HOST', 'MCP_HTTP_HOST', 'MCP_HTTP_HOST is empty: set it to a host name or address such as localhost'));
+  // Values are case-insensitive: MCP_TRANSPORT=HTTP means http.
+  const transportMode = pick(options.transportMode, 'MCP_TRANSPORT', (raw) => {
+    const mode = raw.toLowerCase();
+    return mode === 'stdio' || mode === 'http' ? mode : badTransport('MCP_TRANSPORT', raw);
+  });
+  const host = pick(options.host, 'MCP_HTTP_HOST', (raw) => {
+    const problem = hostProblem(raw);
+    return problem ? fail('host', 'INVALID_HOST', 'MCP_HTTP_HOST', `MCP_HTTP_HOST${problem}`) : raw;
+  });
   const port = pick(options.port, 'MCP_HTTP_PORT', (raw) => (/^\d+$/.test(raw) ? Number(raw) : badPort('MCP_HTTP_PORT', raw)));
-  const stateless = pick(options.stateless, 'MCP_HTTP_STATELESS', bool('MCP_HTTP_STATELESS'));
+  const stateless = pick(options.stateless, 'MCP_HTTP_STATELESS', bool('stateless', 'MCP_HTTP_STATELESS'));
   const authToken = pick(options.authToken, 'MCP_AUTH_TOKEN', (raw) => raw || undefined);
   const allowedOrigins = pick(options.allowedOrigins, 'MCP_ALLOWED_ORIGINS', list);
   const allowedHosts = pick(options.allowedHosts, 'MCP_ALLOWED_HOSTS', list);
   const logLevel = pick(options.logLevel, 'MCP_LOG_LEVEL', (raw) =>
-    (LOG_LEVELS as readonly string[]).includes(raw.toLowerCase())
-      ? (raw.toLowerCase() as LogLevel)
-      : fail('INVALID_LOG_LEVEL', 'MCP_LOG_LEVEL', `MCP_LOG_LEVEL=${raw} is not a log level: use one of ${LOG_LEVELS.join(', ')}`),
+    (LOG_LEVELS as readonly string[]).includes(raw.toLowerCase()) ? (raw.toLowerCase() as LogLevel) : badLogLevel('MCP_LOG_LEVEL', raw),
   );
-  const devMode = pick(options.devMode, 'MCP_DEV_MODE', bool('MCP_DEV_MODE'));
+  const devMode = pick(options.devMode, 'MCP_DEV_MODE', bool('devMode', 'MCP_DEV_MODE'));
   const sessionFile = pick(options.sessionFile, 'MCP_SESSION_FILE', (raw) => raw || undefined);
   const devControl = pick(options.devControl, 'MCP_DEV_CONTROL', (raw) => raw || undefined);
-  const whole = (variable: string, min: number) => (raw: string) =>
-    /^\d+$/.test(raw) && Number(raw) >= min ? Number(raw) : fail('INVALID_OPTION', variable, `${variable}=${raw} is not a whole number of at least ${min}`);
-  const maxSessions = pick(options.maxSessions, 'MCP_MAX_SESSIONS', whole('MCP_MAX_SESSIONS', 1));
-  const sessionTtlSeconds = pick(options.sessionTtlSeconds, 'MCP_SESSION_TTL', whole('MCP_SESSION_TTL', 1));
-  const keepAliveSeconds = pick(options.keepAliveSeconds, 'MCP_SSE_KEEPALIVE', whole('MCP_SSE_KEEPALIVE', 0));
+  const whole = (setting: keyof TransportConfig, variable: string, min: number) => (raw: string) =>
+    /^\d+$/.test(raw) && Number(raw) >= min ? Number(raw) : fail(setting, 'INVALID_OPTION', variable, `${variable}=${raw} is not a whole number of at least ${min}`);
+  const maxSessions = pick(options.maxSessions, 'MCP_MAX_SESSIONS', whole('maxSessions', 'MCP_MAX_SESSIONS', 1));
+  const sessionTtlSeconds = pick(options.sessionTtlSeconds, 'MCP_SESSION_TTL', whole('sessionTtlSeconds', 'MCP_SESSION_TTL', 1));
+  const keepAliveSeconds = pick(options.keepAliveSeconds, 'MCP_SSE_KEEPALIVE', whole('keepAliveSeconds', 'MCP_SSE_KEEPALIVE', 0));
 
   const config = { ...DEFAULT_CONFIG };
   const set = <K extends keyof TransportConfig>(key: K, value: TransportConfig[K] | undefined) => {
@@ -161,15 +181,36 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     badPort(options.port !== undefined ? 'port' : 'MCP_HTTP_PORT', String(config.port));
   }
+  if (options.host !== undefined && hostProblem(options.host)) fail('host', 'INVALID_HOST', 'host', `host${hostProblem(options.host)}`);
+  if (!(LOG_LEVELS as readonly string[]).includes(config.logLevel)) badLogLevel('logLevel', String(config.logLevel));
   if (!Number.isInteger(config.maxBodyBytes) || config.maxBodyBytes <= 0) {
-    fail('INVALID_OPTION', 'maxBodyBytes', `maxBodyBytes=${config.maxBodyBytes} must be a positive whole number of bytes`);
+    fail('maxBodyBytes', 'INVALID_OPTION', 'maxBodyBytes', `maxBodyBytes=${config.maxBodyBytes} must be a positive whole number of bytes`);
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  // Only once the transport is known can a problem be judged harmless to it.
+  const stdio = config.transportMode === 'stdio' && !problems.some((p) => p.setting === 'transportMode');
+  const errors = stdio ? problems.filter((p) => STDIO_SETTINGS.has(p.setting)) : problems;
+  if (errors.length > 0) throw new ConfigError(errors.map(({ code, source, message }) => ({ code, source, message })));
+  const warnings = problems.filter((p) => !errors.includes(p)).map((p) => `${p.message} (ignored: stdio mode does not use ${p.source})`);
   return Object.freeze({
     ...config,
     allowedOrigins: Object.freeze([...config.allowedOrigins]),
     allowedHosts: Object.freeze([...config.allowedHosts]),
+    warnings: Object.freeze(warnings),
   });
+}
+
+/**
+ * What is wrong with a listen host, as the rest of a sentence that starts with its name; undefined when
+ * it looks fine. Catches the usual slips (a URL, a port, an empty value); a name that does not resolve
+ * is reported by `start()`.
+ */
+function hostProblem(host: string): string | undefined {
+  const fix = 'set it to a host name or address only, such as localhost or 127.0.0.1';
+  if (host === '') return ` is empty: ${fix}`;
+  if (/[\s/]/.test(host)) return `=${host} is not a host: ${fix}${host.includes('://') ? ' (not a URL)' : ''}`;
+  // One colon is a port (IPv6 addresses have at least two).
+  if (/^[^:]+:\d*$/.test(host)) return `=${host} is not a host: ${fix}, and put the port in MCP_HTTP_PORT`;
+  return undefined;
 }
 
 /**

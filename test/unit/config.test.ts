@@ -75,13 +75,17 @@ describe('parseConfig', () => {
 
   it.each([
     [{ MCP_TRANSPORT: 'foo' }, 'INVALID_TRANSPORT', 'MCP_TRANSPORT=foo', 'use stdio or http'],
-    [{ MCP_HTTP_PORT: 'abc' }, 'INVALID_PORT', 'MCP_HTTP_PORT=abc', '0 to 65535'],
-    [{ MCP_HTTP_PORT: '70000' }, 'INVALID_PORT', 'MCP_HTTP_PORT=70000', '0 to 65535'],
-    [{ MCP_HTTP_PORT: '-1' }, 'INVALID_PORT', 'MCP_HTTP_PORT=-1', '0 to 65535'],
+    [{ MCP_TRANSPORT: 'http', MCP_HTTP_PORT: 'abc' }, 'INVALID_PORT', 'MCP_HTTP_PORT=abc', '0 to 65535'],
+    [{ MCP_TRANSPORT: 'http', MCP_HTTP_PORT: '70000' }, 'INVALID_PORT', 'MCP_HTTP_PORT=70000', '0 to 65535'],
+    [{ MCP_TRANSPORT: 'http', MCP_HTTP_PORT: '-1' }, 'INVALID_PORT', 'MCP_HTTP_PORT=-1', '0 to 65535'],
+    [{ MCP_TRANSPORT: 'http', MCP_HTTP_HOST: '' }, 'INVALID_HOST', 'MCP_HTTP_HOST is empty', 'such as localhost'],
+    [{ MCP_TRANSPORT: 'http', MCP_HTTP_HOST: 'http://localhost:3000' }, 'INVALID_HOST', 'MCP_HTTP_HOST=http://localhost:3000', 'not a URL'],
+    [{ MCP_TRANSPORT: 'http', MCP_HTTP_HOST: 'localhost:3000' }, 'INVALID_HOST', 'MCP_HTTP_HOST=localhost:3000', 'put the port in MCP_HTTP_PORT'],
+    [{ MCP_TRANSPORT: 'http', MCP_HTTP_STATELESS: 'perhaps' }, 'INVALID_OPTION', 'MCP_HTTP_STATELESS=perhaps', 'use 1 or 0'],
+    [{ MCP_TRANSPORT: 'http', MCP_MAX_SESSIONS: '0' }, 'INVALID_OPTION', 'MCP_MAX_SESSIONS=0', 'at least 1'],
+    [{ MCP_TRANSPORT: 'http', MCP_SESSION_TTL: '1h' }, 'INVALID_OPTION', 'MCP_SESSION_TTL=1h', 'whole number'],
     [{ MCP_LOG_LEVEL: 'loud' }, 'INVALID_LOG_LEVEL', 'MCP_LOG_LEVEL=loud', 'error, warn, info, debug'],
     [{ MCP_DEV_MODE: 'maybe' }, 'INVALID_OPTION', 'MCP_DEV_MODE=maybe', 'use 1 or 0'],
-    [{ MCP_MAX_SESSIONS: '0' }, 'INVALID_OPTION', 'MCP_MAX_SESSIONS=0', 'at least 1'],
-    [{ MCP_SESSION_TTL: '1h' }, 'INVALID_OPTION', 'MCP_SESSION_TTL=1h', 'whole number'],
   ])('rejects %j with a one-line ConfigError naming the variable and the fix', (env, code, names, fix) => {
     const error = configError(() => parseConfig(env));
     expect(error.code).toBe(code);
@@ -98,8 +102,46 @@ describe('parseConfig', () => {
   });
 
   it('checks explicit options too', () => {
-    expect(configError(() => parseConfig({}, { port: 70000 })).message).toContain('port=70000');
+    expect(configError(() => parseConfig({}, { transportMode: 'http', port: 70000 })).message).toContain('port=70000');
+    expect(configError(() => parseConfig({}, { transportMode: 'http', host: '127.0.0.1:80' })).message).toContain('host=127.0.0.1:80 is not a host');
     expect(configError(() => parseConfig({}, { transportMode: 'ws' as never })).code).toBe('INVALID_TRANSPORT');
+    expect(configError(() => parseConfig({}, { logLevel: 'verbose' as never })).message).toContain('logLevel=verbose is not a log level');
+  });
+
+  it.each(['http', 'HTTP', 'Http', ' http '])('accepts MCP_TRANSPORT=%j in any case', (value) => {
+    expect(parseConfig({ MCP_TRANSPORT: value }).transportMode).toBe('http');
+  });
+
+  it('accepts MCP_LOG_LEVEL and boolean values in any case', () => {
+    expect(parseConfig({ MCP_TRANSPORT: 'STDIO', MCP_LOG_LEVEL: 'Warn', MCP_DEV_MODE: 'TRUE' })).toMatchObject({ transportMode: 'stdio', logLevel: 'warn', devMode: true });
+  });
+
+  it('accepts IPv6 and named hosts', () => {
+    expect(parseConfig({ MCP_TRANSPORT: 'http', MCP_HTTP_HOST: '::1' }).host).toBe('::1');
+    expect(parseConfig({ MCP_TRANSPORT: 'http', MCP_HTTP_HOST: 'fe80::1%lo0' }).host).toBe('fe80::1%lo0');
+    expect(parseConfig({ MCP_TRANSPORT: 'http', MCP_HTTP_HOST: 'box.lan' }).host).toBe('box.lan');
+  });
+
+  it('in stdio mode, turns bad HTTP-only settings into warnings, one line each naming the variable', () => {
+    const config = parseConfig({ MCP_HTTP_PORT: 'abc', MCP_HTTP_HOST: 'http://x', MCP_MAX_SESSIONS: '0', MCP_SSE_KEEPALIVE: 'x' });
+    expect(config.transportMode).toBe('stdio');
+    expect(config.port).toBe(DEFAULT_CONFIG.port);
+    expect(config.warnings).toHaveLength(4);
+    for (const [warning, variable] of config.warnings.map((w, i) => [w, ['MCP_HTTP_HOST', 'MCP_HTTP_PORT', 'MCP_MAX_SESSIONS', 'MCP_SSE_KEEPALIVE'][i]!])) {
+      expect(warning).toMatch(new RegExp(`^${variable}=.* \\(ignored: stdio mode does not use ${variable}\\)$`));
+      expect(warning).not.toContain('\n');
+    }
+    expect(Object.isFrozen(config.warnings)).toBe(true);
+    expect(parseConfig({}).warnings).toEqual([]);
+  });
+
+  it('in stdio mode, still rejects the settings stdio uses, and lists only those', () => {
+    const error = configError(() => parseConfig({ MCP_LOG_LEVEL: 'loud', MCP_HTTP_PORT: 'abc' }));
+    expect(error.problems.map((p) => p.source)).toEqual(['MCP_LOG_LEVEL']);
+  });
+
+  it('rejects every bad value when the transport itself is bad, since it cannot tell which are used', () => {
+    expect(configError(() => parseConfig({ MCP_TRANSPORT: 'ws', MCP_HTTP_PORT: 'abc' })).problems).toHaveLength(2);
   });
 });
 
