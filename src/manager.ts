@@ -133,6 +133,7 @@ export class MCPTransportManager {
     this.state = 'starting';
     try {
       const config = this.config;
+      for (const warning of config.warnings) this.log.warn(warning);
       if (config.transportMode === 'stdio') await this.startStdio();
       else await this.startHttp(config);
       this.state = 'started';
@@ -162,6 +163,10 @@ export class MCPTransportManager {
     // Clients stop a stdio server by closing its stdin.
     process.stdin.once('end', () => void this.close());
     this.log.debug('serving on stdio');
+    // Run by hand, a stdio server waits silently and looks hung; clients launch it with a pipe instead.
+    if (process.stdin.isTTY) {
+      this.log.info('serving MCP on stdio, waiting for a client on stdin (MCP clients launch this command themselves; set MCP_TRANSPORT=http to serve over HTTP)');
+    }
   }
 
   private async startHttp(config: TransportConfig): Promise<void> {
