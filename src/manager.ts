@@ -219,6 +219,17 @@ export class MCPTransportManager {
       this.log.warn(`listening on ${config.host}, which is not loopback: set MCP_AUTH_TOKEN, and MCP_ALLOWED_HOSTS for the names clients use`);
     }
     this.log.info(`listening on ${this.url} · Streamable HTTP: ${this.url}/mcp · SSE: ${this.url}/sse`);
+    if (config.devControl) await this.announce(config.devControl);
+  }
+
+  /** Under `mcp-http-transport dev`: report our port, then drain and exit when the supervisor says so (or dies). */
+  private async announce(control: string): Promise<void> {
+    const { announceToSupervisor } = await import('./dev/announce.js');
+    await announceToSupervisor(control, this.port!, (reason) => {
+      this.log.debug(`dev supervisor: ${reason}; draining`);
+      if (this.options.handleSignals === false) return void this.close();
+      this.exitAfterClose(0);
+    });
   }
 
   private createServer(): ServerLike {
@@ -234,16 +245,21 @@ export class MCPTransportManager {
         if (this.exitingOn) return this.log.debug(`${signal} again: already shutting down`);
         this.exitingOn = signal;
         this.log.info(`${signal}: shutting down`);
-        void this.close().finally(() => {
-          this.removeSignalHandlers();
-          // nodemon waits for the child to die of SIGUSR2 itself; re-raise it now that our handler is gone.
-          if (signal === 'SIGUSR2') process.kill(process.pid, 'SIGUSR2');
-          else process.exit(EXIT_CODES[signal]);
-        });
+        this.exitAfterClose(signal === 'SIGUSR2' ? 'SIGUSR2' : EXIT_CODES[signal]);
       };
       this.signalHandlers.set(signal, handler);
       process.on(signal, handler);
     }
+  }
+
+  /** Close, then exit with `code`, or die of SIGUSR2 (nodemon waits for its child to, once our handler is gone). */
+  private exitAfterClose(code: number | 'SIGUSR2'): void {
+    this.exitingOn ??= 'SIGTERM';
+    void this.close().finally(() => {
+      this.removeSignalHandlers();
+      if (code === 'SIGUSR2') process.kill(process.pid, 'SIGUSR2');
+      else process.exit(code);
+    });
   }
 
   private removeSignalHandlers(): void {

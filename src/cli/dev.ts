@@ -1,11 +1,12 @@
-import { fstatSync } from 'node:fs';
+import { existsSync, fstatSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { delimiter, extname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createBridge, type Bridge } from '../bridge/bridge.js';
 import { loadConfig } from '../config.js';
 import { DevProxy } from '../dev/proxy.js';
-import { startNodemon, type NodemonHandle } from '../dev/nodemon.js';
+import { Supervisor, type Generation } from '../dev/supervisor.js';
 import { ConfigError } from '../errors.js';
 import { baseUrl, listenOn } from '../http/listen.js';
 import { createLogger } from '../log.js';
@@ -14,7 +15,7 @@ import { createLogger } from '../log.js';
 export interface DevOptions {
   /** The server command, run with MCP_TRANSPORT=http and MCP_DEV_MODE=1. */
   command: string[];
-  /** @default [cwd] */
+  /** Files or directories to watch. @default MCP_WATCH (comma list), else [cwd] */
   watch: string[];
   /** Comma list of extensions to watch. @default DEFAULT_EXTENSIONS */
   ext?: string;
@@ -27,16 +28,18 @@ export interface DevOptions {
   verbose: boolean;
 }
 
-/** Watched by default: JavaScript and TypeScript sources and JSON (nodemon alone skips .ts under `--exec tsx`). */
+/** Watched by default: JavaScript and TypeScript sources and JSON. */
 export const DEFAULT_EXTENSIONS = 'js,mjs,cjs,json,ts,mts,cts,tsx';
 
 export const DEV_USAGE = `Usage: mcp-http-transport dev [options] -- <server command...>
 
-Runs your server under nodemon in HTTP mode and restarts it on every save. Clients keep their
-sessions across restarts; calls made during a restart wait and then run on the new code.
+Runs your server in HTTP mode and restarts it on every save. The new code starts beside the old,
+which finishes the calls it is running; new calls go to the new code as soon as it is up. Clients
+keep their sessions. If the new code fails to start, the old one keeps serving.
 
 Options:
-  --watch DIR     watch this directory or file (repeatable; default: the current directory)
+  --watch PATH    watch this directory or file (repeatable; default: MCP_WATCH, a comma list, or
+                  the current directory; node_modules and .git are never watched)
   --ext LIST      extensions to watch (default: js,mjs,cjs,json,ts,mts,cts,tsx)
   --port N        the public port clients connect to (default: MCP_HTTP_PORT or 3000)
   --host H        where to listen (default: MCP_HTTP_HOST or localhost)
@@ -111,78 +114,102 @@ function stdinIsPipe(): boolean {
   }
 }
 
+/** Changes arriving within this window make one restart (editors write a file in several steps). */
+const SETTLE_MS = 30;
+
 /**
  * Run dev mode until a signal, or until stdin closes in bridge mode. Resolves to the exit code.
- * Nothing but MCP frames (in bridge mode) ever reaches stdout: nodemon and the server print to stderr.
+ * Nothing but MCP frames (in bridge mode) ever reaches stdout: the server's output goes to stderr.
  */
 export async function runDev(options: DevOptions): Promise<number> {
+  const cwd = process.cwd();
+  const watch = watchedPaths(options, cwd);
   const config = loadConfig({ transportMode: 'http', port: options.port, host: options.host, logLevel: options.verbose ? 'debug' : undefined });
   const log = createLogger(config.logLevel);
   const say = (line: string) => process.stderr.write(`mcp-http-transport dev: ${line}\n`);
-  const internalPort = await freePort();
   const startedAt = Date.now();
-  let first = true;
-  let reloadStarted: number | undefined;
 
-  const proxy = new DevProxy({
-    targetPort: internalPort,
-    authToken: config.authToken,
-    log,
-    onReady: ({ downMs, restored, lost }) => {
-      if (first) {
-        first = false;
-        return say(`ready in ${Date.now() - startedAt} ms · ${url}/mcp (Streamable HTTP) · ${url}/sse (SSE)`);
-      }
-      const took = reloadStarted === undefined ? downMs : Date.now() - reloadStarted;
-      reloadStarted = undefined;
-      say(`reloaded in ${took} ms · ${restored} session${restored === 1 ? '' : 's'} restored${lost ? ` · ${lost} lost` : ''}`);
-    },
-  });
-  const listeners: HttpServer[] = await listenOn(proxy.handle, config.host, config.port, log);
+  const proxy = new DevProxy({ log });
+  const knobs = { port: options.port !== undefined ? '--port' : 'MCP_HTTP_PORT', host: options.host !== undefined ? '--host' : 'MCP_HTTP_HOST' };
+  const listeners: HttpServer[] = await listenOn(proxy.handle, config.host, config.port, log, knobs);
   const url = baseUrl(config.host, listeners)!;
+  const bridged = options.bridge ?? stdinIsPipe();
 
-  const cwd = process.cwd();
-  const watch = options.watch.length > 0 ? options.watch : [cwd];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     MCP_TRANSPORT: 'http',
     MCP_DEV_MODE: '1',
     MCP_HTTP_HOST: '127.0.0.1',
-    MCP_HTTP_PORT: String(internalPort),
     MCP_SESSION_FILE: join(tmpdir(), 'mcp-http-transport', `dev-${(listeners[0]!.address() as { port: number }).port}.json`),
-    MCP_LOG_LEVEL: options.verbose ? 'debug' : (process.env['MCP_LOG_LEVEL'] ?? 'info'),
+    // The server's own status lines (its internal URL, its shutdowns) are noise here: dev prints one line per reload.
+    MCP_LOG_LEVEL: options.verbose ? 'debug' : (process.env['MCP_LOG_LEVEL'] ?? 'warn'),
     // So that `tsx server.ts` finds the project's own tsx, as it would in an npm script.
     PATH: [resolve(cwd, 'node_modules', '.bin'), process.env['PATH'] ?? ''].join(delimiter),
   };
-  const ext = options.ext ?? DEFAULT_EXTENSIONS;
-  say(`watching ${watch.join(', ')} (${ext}) · running ${options.command.join(' ')}`);
-  const nodemon: NodemonHandle = startNodemon({
+  /** Restarts after an unexpected stop, since the last save: one, so that a server that dies at once does not loop. */
+  let restartsSinceSave = 0;
+  const restarts = new WeakSet<Generation>();
+  const supervisor = new Supervisor({
     command: options.command,
-    watch,
-    ext,
     env,
     cwd,
     onOutput: (line) => process.stderr.write(`${line}\n`),
-    onRestarting: () => {
-      reloadStarted ??= Date.now();
-      proxy.markDown();
+    onServing: (server, generation) => void serving(server, generation),
+    onStartFailed: (generation, reason) => {
+      const after = proxy.target ? 'the previous version keeps serving' : `nothing is serving yet: requests wait up to 30 s`;
+      say(`✗ the ${generation.number === 1 ? 'server' : 'new code'} failed to start: ${reason} · ${after}; fix it and save`);
     },
-    onExited: (crashed) => {
-      proxy.markDown();
-      say(
-        crashed
-          ? `✗ the server crashed (see above); fix it and save. Requests wait up to 30 s meanwhile.`
-          : 'the server exited; it restarts on the next save. Requests wait up to 30 s meanwhile.',
-      );
+    onLost: (server) => {
+      proxy.down();
+      if (restartsSinceSave++ > 0) return say(`✗ the server (pid ${server.pid}) stopped unexpectedly again; it restarts on the next save`);
+      say(`✗ the server (pid ${server.pid}) stopped unexpectedly; starting it again`);
+      restarts.add(supervisor.launch());
     },
   });
+  const serving = async (server: { pid: number; port: number }, generation: Generation) => {
+    const took = Date.now() - generation.since;
+    const { restored, lost } = await proxy.switchTo(server);
+    if (generation.number === 1) {
+      say(`ready in ${took} ms · ${url}/mcp (Streamable HTTP) · ${url}/sse (SSE)`);
+      if (!bridged) printBanner(url, say);
+      return;
+    }
+    const sessions = `${restored} session${restored === 1 ? '' : 's'} restored${lost ? ` · ${lost} lost` : ''}`;
+    say(`${restarts.has(generation) ? 'restarted' : 'reloaded'} in ${took} ms · ${sessions}`);
+  };
+  await supervisor.start();
+
+  const ext = options.ext ?? DEFAULT_EXTENSIONS;
+  const extensions = new Set(ext.split(',').map((e) => `.${e.trim().replace(/^\./, '')}`));
+  let lastSave = 0;
+  let settle: NodeJS.Timeout | undefined;
+  const { watch: watchFiles } = await import('chokidar');
+  const watcher = watchFiles(watch, {
+    cwd,
+    ignoreInitial: true,
+    ignored: (path) => path.split(sep).some((part) => part === 'node_modules' || part === '.git'),
+  });
+  watcher.on('all', (_event, path) => {
+    if (!extensions.has(extname(path))) return;
+    log.debug(`changed: ${path}`);
+    // Timed from the save that brought the code, not from an earlier one that broke it.
+    if (settle === undefined) lastSave = Date.now();
+    clearTimeout(settle);
+    settle = setTimeout(() => {
+      settle = undefined;
+      restartsSinceSave = 0;
+      supervisor.launch(lastSave);
+    }, SETTLE_MS);
+  });
+  await new Promise<void>((ready) => watcher.once('ready', ready));
+  say(`watching ${watch.map((w) => relative(cwd, w) || '.').join(', ')} (${ext}) · running ${options.command.join(' ')}`);
+  supervisor.launch(startedAt);
 
   let bridge: Bridge | undefined;
-  if (options.bridge ?? stdinIsPipe()) {
-    bridge = createBridge({ url: `${url}/mcp`, headers: config.authToken ? { authorization: `Bearer ${config.authToken}` } : {}, log });
+  if (bridged) {
+    // The proxy holds requests while no server runs: the bridge must not hold them a second time.
+    bridge = createBridge({ url: `${url}/mcp`, headers: config.authToken ? { authorization: `Bearer ${config.authToken}` } : {}, log, hold: false });
     await bridge.start();
-  } else {
-    printBanner(url, say);
   }
 
   const exitCode = await new Promise<number>((resolveExit) => {
@@ -190,33 +217,46 @@ export async function runDev(options: DevOptions): Promise<number> {
     process.once('SIGTERM', () => resolveExit(143));
     process.once('SIGHUP', () => resolveExit(129));
     void bridge?.closed.then(() => resolveExit(0));
-    void nodemon.exited.then((code) => resolveExit(code ?? 1));
   });
-  // Stop everything we started: the bridge's session, the public port, and nodemon's whole tree.
+  // Stop everything we started: the bridge's session, held requests, the public port, every server process.
+  clearTimeout(settle);
   await bridge?.close();
+  proxy.close();
+  await watcher.close();
   await Promise.all(
     listeners.map((server) => {
       server.closeAllConnections();
       return new Promise((resolveClose) => server.close(resolveClose));
     }),
   );
-  await nodemon.stop();
+  await supervisor.close();
+  say('stopped');
   return exitCode;
 }
 
+/** The paths to watch, made absolute; a missing one is an error naming it as the user wrote it. */
+function watchedPaths(options: DevOptions, cwd: string): string[] {
+  const fromEnv = options.watch.length === 0 && process.env['MCP_WATCH'] !== undefined;
+  const given = options.watch.length > 0 ? options.watch : fromEnv ? process.env['MCP_WATCH']!.split(',').map((s) => s.trim()).filter(Boolean) : [];
+  if (given.length === 0) return [cwd];
+  const problems = given
+    .filter((path) => !existsSync(resolve(cwd, path)))
+    .map((path) => ({
+      code: 'INVALID_OPTION' as const,
+      source: fromEnv ? 'MCP_WATCH' : '--watch',
+      message: `${fromEnv ? `MCP_WATCH=${process.env['MCP_WATCH']}` : `--watch ${path}`}: ${resolve(cwd, path)} does not exist; watch a directory or file of your project`,
+    }));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return given.map((path) => resolve(cwd, path));
+}
+
+/** How to connect each client; the stdio config uses absolute paths, so it works before the package is published. */
 function printBanner(url: string, say: (line: string) => void): void {
+  const bin = fileURLToPath(new URL('../../bin/mcp-http-transport.js', import.meta.url));
+  const desktop = JSON.stringify({ mcpServers: { 'my-server': { command: process.execPath, args: [bin, 'bridge', `${url}/mcp`] } } });
   say(`connect your client to ${url}/mcp (or ${url}/sse for legacy SSE clients):
   Claude Code:  claude mcp add --transport http my-server ${url}/mcp
   Cursor:       { "mcpServers": { "my-server": { "url": "${url}/mcp" } } }
   Inspector:    npx @modelcontextprotocol/inspector@2 --cli ${url}/mcp --method tools/list
-  Claude Desktop (stdio): { "mcpServers": { "my-server": { "command": "npx", "args": ["mcp-http-transport", "bridge", "${url}/mcp"] } } }`);
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const probe = createServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const { port } = probe.address() as { port: number };
-  await new Promise((done) => probe.close(done));
-  return port;
+  Claude Desktop (stdio): ${desktop}`);
 }

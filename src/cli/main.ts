@@ -8,14 +8,22 @@ const USAGE = `Usage: mcp-http-transport <command>
 
 Commands:
   dev [options] -- <server command...>
-              run the server under nodemon; clients stay connected across restarts
+              run the server, restarting it on every save; clients stay connected
   bridge <url> [options]
               a stdio MCP server relaying to an HTTP one (for stdio-only clients)
   config      check the MCP_* settings (env and ./.env) and print what a server would use
-  help        show this help
+  help [command]
+              show this help, or a command's
   version     print the version
 
+Run mcp-http-transport <command> --help for a command's options.
 Exit codes: 0 ok, 1 failure, 2 bad configuration or usage.`;
+
+const CONFIG_USAGE = `Usage: mcp-http-transport config
+
+Reads the MCP_* variables from the environment and ./.env, as a server started here would, and prints
+the resolved settings as JSON on stdout (the token hidden). Settings the chosen transport ignores are
+reported on stderr as warnings. A bad value prints one line on stderr and exits 2.`;
 
 /** Long-running commands: their usage, and how to run them (usage errors throw ConfigError: exit 2). */
 const RUNNERS: Record<string, { usage: string; run: (args: readonly string[]) => Promise<number> }> = {
@@ -23,14 +31,29 @@ const RUNNERS: Record<string, { usage: string; run: (args: readonly string[]) =>
   bridge: { usage: BRIDGE_USAGE, run: (args) => runBridge(parseBridgeArgs(args)) },
 };
 
+/** Every command's help text, for `help <command>` and `<command> --help`. */
+const USAGES: Record<string, string> = {
+  ...Object.fromEntries(Object.entries(RUNNERS).map(([name, runner]) => [name, runner.usage])),
+  config: CONFIG_USAGE,
+  help: USAGE,
+  version: 'Usage: mcp-http-transport version\n\nPrints the version of mcp-http-transport.',
+};
+
+const HELP_FLAGS = new Set(['--help', '-h']);
+
 /** Run the CLI with `argv` (without node and script). Resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
-  const [command = 'help', ...rest] = argv;
+  const [command, ...rest] = argv;
+  if (command === undefined) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  // Only our own options count: a `--help` after `--` belongs to the server command.
+  const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  const usageText = USAGES[command];
+  if (usageText !== undefined && own.some((arg) => HELP_FLAGS.has(arg))) return help(usageText);
   const runner = RUNNERS[command];
   if (runner) {
-    // Only our own options count: a `--help` after `--` belongs to the server command.
-    const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
-    if (own.includes('--help') || own.includes('-h')) return help(runner.usage);
     try {
       return await runner.run(rest);
     } catch (error) {
@@ -46,16 +69,24 @@ export async function main(argv: readonly string[]): Promise<number> {
       } catch (error) {
         exitWith(error);
       }
-      process.stdout.write(`${JSON.stringify({ ...config, authToken: config.authToken === undefined ? undefined : '(set)' }, null, 2)}\n`);
+      for (const warning of config.warnings) process.stderr.write(`mcp-http-transport: warning: ${warning}\n`);
+      const { warnings: _, ...settings } = config;
+      process.stdout.write(`${JSON.stringify({ ...settings, authToken: config.authToken === undefined ? undefined : '(set)' }, null, 2)}\n`);
       return 0;
     }
     case 'help':
     case '--help':
-    case '-h':
-      return help(USAGE);
+    case '-h': {
+      const [topic, ...extra] = rest;
+      if (topic === undefined || HELP_FLAGS.has(topic)) return help(USAGE);
+      const text = USAGES[topic];
+      if (text === undefined || extra.length > 0) return usage(`help takes one command name (${Object.keys(USAGES).join(', ')}), got ${rest.join(' ')}`);
+      return help(text);
+    }
     case 'version':
     case '--version':
     case '-v': {
+      if (rest.length > 0) return usage(`version takes no arguments, got ${rest.join(' ')}`);
       const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
       process.stdout.write(`${pkg.version}\n`);
       return 0;
@@ -65,12 +96,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** Help goes to stderr: in dev and bridge mode stdout may be an MCP stream. */
+/**
+ * Help was asked for, so it goes to stdout (`mcp-http-transport --help | less` works). Safe even for
+ * dev and bridge, whose stdout may carry MCP frames: with --help they never start.
+ */
 function help(text: string): number {
-  process.stderr.write(`${text}\n`);
+  process.stdout.write(`${text}\n`);
   return 0;
 }
 
+/** A usage error: one line on stderr, exit 2. */
 function usage(message: string): number {
   process.stderr.write(`mcp-http-transport: ${message} (see mcp-http-transport help)\n`);
   return 2;

@@ -1,73 +1,98 @@
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createParser } from 'eventsource-parser';
+import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { Logger } from '../log.js';
-import { isRetrySafe } from '../safe-methods.js';
+import { Hold } from '../recovery/hold.js';
+import { decide, notBackMessage, outcomeUnknownMessage, RECOVERY_ERROR_CODE, toolName } from '../recovery/policy.js';
+import { ToolHintsBook } from '../recovery/tool-hints.js';
 
 /** Options of {@link DevProxy}. */
 export interface DevProxyOptions {
-  /** The server child's internal port on 127.0.0.1. */
-  targetPort: number;
-  /** How long a request waits for the server to come back before it gets a 503. @default 30000 */
+  /** How long a request waits for a server when none is serving, before it gets a 503. @default 30000 */
   holdTimeoutMs?: number;
-  /** Sent with health probes when the server requires a token. */
-  authToken?: string;
   log: Logger;
-  /**
-   * The server answers again after being down, and the streams held meanwhile have been re-opened:
-   * `restored` of them on the new process (each one a session), `lost` not.
-   */
-  onReady?(event: { downMs: number; restored: number; lost: number }): void;
+}
+
+/** A server process requests can go to. */
+export interface ProxyTarget {
+  readonly port: number;
+  readonly pid: number;
+}
+
+/** How the client streams fared when they moved to a new server: each one is a session. */
+export interface SwitchReport {
+  restored: number;
+  lost: number;
 }
 
 const DEFAULT_HOLD_TIMEOUT_MS = 30_000;
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
-const HEALTH_POLL_MS = 10;
 
-interface Gate {
-  readonly since: number;
-  readonly opened: Promise<void>;
-  open(): void;
-  /** The pid that was serving when we went down: only a different one counts as back. */
-  readonly oldPid: number | undefined;
-  /** Streams waiting to re-open, and how that went for those done. */
-  readonly streams: { waiting: number; restored: number; lost: number; readyAt?: number };
+/** A target plus the promise that it stops being the one new requests go to. */
+interface Upstream extends ProxyTarget {
+  readonly replaced: Promise<void>;
+  replace(): void;
 }
 
 type Outcome = 'done' | 'retry';
 
 /**
- * The public side of dev mode. It owns the port clients know and forwards to the server child on an
- * internal port. While the child restarts it holds requests and releases them once `/health` answers
- * from the new process; it keeps clients' long-lived streams (`GET /sse`, `GET /mcp`) open across the
- * restart and re-opens them upstream, where the new process restores the sessions.
- * A child that dies without draining costs at most a retry (safe methods) or an immediate JSON-RPC
- * error (anything else), never a hang.
+ * The public side of dev mode: it owns the port clients know and forwards each request to the server
+ * process now serving. Switching to a new process is instant for new requests, while requests and
+ * streams already on the old process finish there. Client streams (`GET /sse`, `GET /mcp`) stay open
+ * and also open on the new process, which restores their sessions. When no process serves (at the
+ * first start, or after one died), requests wait. A request cut off by a dead process is re-sent or
+ * failed at once, by the one recovery policy.
  */
 export class DevProxy {
-  private gate: Gate | undefined;
-  private pid: number | undefined;
-  /** Legacy SSE sessions by id: calls a server accepted whose responses (which come on the stream) are still due. */
-  private readonly sseCalls = new Map<string, SseCalls>();
+  private upstream: Upstream | undefined;
+  private readonly hold = new Hold();
+  private readonly hints = new ToolHintsBook();
+  private readonly streams = new Set<ClientStream>();
   private readonly holdTimeoutMs: number;
+  /** No keep-alive: a reused socket to a process that is exiting would fail requests it never saw. */
+  private readonly agent = new Agent({ keepAlive: false });
+  private closed = false;
 
   constructor(private readonly options: DevProxyOptions) {
     this.holdTimeoutMs = options.holdTimeoutMs ?? DEFAULT_HOLD_TIMEOUT_MS;
-    this.markDown();
   }
 
-  /** True while requests are being held. */
-  get down(): boolean {
-    return this.gate !== undefined;
+  /** The process new requests go to. */
+  get target(): ProxyTarget | undefined {
+    return this.upstream;
   }
 
-  /** Hold new requests until a (new) server process answers `/health`. Idempotent while down. */
-  markDown(): void {
-    if (this.gate) return;
-    let open!: () => void;
-    const opened = new Promise<void>((resolve) => (open = resolve));
-    const gate: Gate = { since: Date.now(), opened, open, oldPid: this.pid, streams: { waiting: 0, restored: 0, lost: 0 } };
-    this.gate = gate;
-    void this.pollUntilUp(gate);
+  /**
+   * Send new requests to `target` from now on, and open every client stream on it too.
+   * @returns once each stream is open there (restored) or was refused (lost, and ended for its client)
+   */
+  async switchTo(target: ProxyTarget): Promise<SwitchReport> {
+    let replace!: () => void;
+    const replaced = new Promise<void>((resolve) => (replace = resolve));
+    const previous = this.upstream;
+    this.upstream = { port: target.port, pid: target.pid, replaced, replace };
+    previous?.replace();
+    this.hold.release();
+    const results = await Promise.all([...this.streams].map((stream) => stream.follow(this.upstream!)));
+    return { restored: results.filter(Boolean).length, lost: results.filter((r) => !r).length };
+  }
+
+  /** The serving process is gone: hold new requests until {@link switchTo}. */
+  down(): void {
+    const previous = this.upstream;
+    this.upstream = undefined;
+    this.hold.shut();
+    previous?.replace();
+  }
+
+  /** Answer held requests with an error and end client streams. Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.down();
+    this.hold.abort();
+    for (const stream of this.streams) stream.end();
+    this.agent.destroy();
   }
 
   /** The request listener for the public HTTP server. */
@@ -81,306 +106,337 @@ export class DevProxy {
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && (path === '/sse' || path === '/mcp')) return this.stream(req, res);
+    if (req.method === 'GET' && (path === '/sse' || path === '/mcp')) return this.openStream(req, res);
     const body = await readBody(req);
     if (body === undefined) return sendError(res, 413, null, `Payload Too Large: request bodies are limited to ${MAX_BODY_BYTES} bytes`);
     const call = describe(body);
     const sessionId = path === '/messages' || path === '/messages/' ? new URL(req.url ?? '/', 'http://x').searchParams.get('sessionId') : null;
-    const calls = sessionId ? this.sseCalls.get(sessionId) : undefined;
-    // Due once a server has accepted it (202); its answer may already have passed on the stream.
-    const accepted = calls && call.id !== undefined ? () => calls.accepted(call.id!, { call, body, url: req.url ?? '/', headers: req.headers }) : undefined;
-    for (;;) {
-      if (!(await this.waitUp())) return this.giveUp(res, call.id);
-      if ((await this.forward(req, body, res, call, false, accepted)) === 'done') return;
+    const deadline = Date.now() + this.holdTimeoutMs;
+    for (let resumed = false; ; ) {
+      const upstream = await this.serving(deadline);
+      if (!upstream) return this.giveUp(res, call);
+      const sse = sessionId ? this.sseStream(sessionId) : undefined;
+      const outcome = await this.forward(upstream, req, body, res, call, resumed, sse);
+      if (outcome === 'done') return;
+      resumed = res.headersSent;
+      // The process that failed it may still be the one serving until the supervisor sees it die.
+      if (upstream === this.upstream) await within(upstream.replaced, deadline);
     }
   }
 
-  /** Forward one request. 'retry' means it can be sent again once the server is back. */
-  private forward(req: IncomingMessage, body: Buffer, res: ServerResponse, call: Call, resumed = false, accepted?: () => void): Promise<Outcome> {
+  /** The process serving now, waiting (until `deadline`) while none is. */
+  private async serving(deadline: number): Promise<Upstream | undefined> {
+    while (!this.closed) {
+      if (this.upstream) return this.upstream;
+      if (!(await this.hold.wait(Math.max(0, deadline - Date.now())))) return undefined;
+    }
+    return undefined;
+  }
+
+  /** Forward one request to one process. 'retry' means it may go again to the next one. */
+  private forward(upstream: Upstream, req: IncomingMessage, body: Buffer, res: ServerResponse, call: Call, resumed: boolean, sse: ClientStream | undefined): Promise<Outcome> {
     return new Promise<Outcome>((resolve) => {
-      let sent = false;
-      const upstream = httpRequest(
-        { host: '127.0.0.1', port: this.options.targetPort, method: req.method, path: req.url, headers: forwardedHeaders(req.headers, body.length) },
+      let accepted = false;
+      const interrupted = () => {
+        if (decide(call, accepted ? 'running' : 'unsent', this.hints.get(toolName(call))) === 'resend') return resolve('retry');
+        failCall(res, call);
+        resolve('done');
+      };
+      const request = httpRequest(
+        { host: '127.0.0.1', port: upstream.port, method: req.method, path: req.url, headers: forwardedHeaders(req.headers, body.length), agent: this.agent },
         (up) => {
           if (up.statusCode === 503 && up.headers['mcp-draining']) {
-            // The old process is shutting down and did not take this request: hold it for the new one.
+            // A process that is draining did not take this request: the next one will.
             up.resume();
-            this.markDown();
             return resolve('retry');
           }
-          if (up.statusCode === 202) accepted?.();
+          accepted = true;
+          if (up.statusCode === 202 && call.id !== undefined) sse?.due(call, body, req, upstream);
           if (!resumed) res.writeHead(up.statusCode ?? 502, up.headers);
-          const seen = watchForResponse(up, call.id);
-          up.on('data', (chunk: Buffer) => res.write(chunk));
+          let answered = false;
+          const events = String(up.headers['content-type']).includes('text/event-stream');
+          const seen = (message: unknown) => {
+            this.hints.learn(message);
+            if (call.id !== undefined && isResponseTo(message, call.id)) answered = true;
+          };
+          const parser = events ? createParser({ onEvent: (event) => seen(parseJson(event.data)) }) : undefined;
+          const chunks: Buffer[] = [];
+          up.on('data', (chunk: Buffer) => {
+            if (parser) parser.feed(chunk.toString('utf8'));
+            else if (call.method === 'tools/list') chunks.push(chunk);
+            res.write(chunk);
+          });
           up.once('end', () => {
+            if (chunks.length > 0) seen(parseJson(Buffer.concat(chunks).toString('utf8')));
             res.end();
             resolve('done');
           });
           up.once('aborted', () => {
-            // The server died mid-response (no drain: a crash or SIGKILL).
-            this.markDown();
-            if (seen.answered || call.id === undefined) {
+            // The process died mid-response (no drain: a crash, SIGKILL, or a drain deadline).
+            if (answered || call.id === undefined) {
               res.end();
               return resolve('done');
             }
-            if (call.safe) return resolve('retry'); // re-sent on the same client stream once the server is back
-            writeSseError(res, call);
-            resolve('done');
+            interrupted();
           });
         },
       );
-      upstream.on('error', (error: NodeJS.ErrnoException) => {
-        this.markDown();
-        // Refused: the request never reached a server. Otherwise it may have run, so only safe ones repeat.
-        if (!sent || error.code === 'ECONNREFUSED' || call.safe) return resolve('retry');
-        if (resumed) writeSseError(res, call);
-        else sendError(res, 200, call.id ?? null, notRetriedMessage(call));
-        resolve('done');
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        this.options.log.debug(`proxy: ${call.method ?? req.method} to pid ${upstream.pid}: ${error.message}`);
+        interrupted();
       });
-      upstream.end(body, () => (sent = true));
-    }).then(async (outcome): Promise<Outcome> => {
-      // A safe call cut off mid-stream continues on the same client response once the server is back.
-      if (outcome !== 'retry' || !res.headersSent || res.writableEnded) return outcome;
-      if (await this.waitUp()) return this.forward(req, body, res, call, true);
-      writeSseError(res, call);
-      return 'done';
+      request.end(body);
     });
   }
 
   /**
-   * A long-lived GET stream: kept open for the client across restarts, re-opened upstream each time.
-   * Legacy SSE streams re-open with `Last-Event-ID: <session id>`, which the new process restores.
+   * A client's long-lived stream, kept open for the client across restarts and opened on each new
+   * process in turn. Legacy SSE streams re-open with `Last-Event-ID: <session id>`, which the new
+   * process restores.
    */
-  private async stream(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let sessionId: string | undefined;
-    let current: IncomingMessage | undefined;
-    res.once('close', () => current?.destroy());
-    let held: Gate | undefined;
-    const settle = (restored: boolean) => {
-      if (held) this.streamSettled(held, restored);
-      held = undefined;
-    };
-    res.once('close', () => settle(false));
-    while (!res.destroyed) {
-      if (res.headersSent && this.gate && !held) {
-        held = this.gate;
-        held.streams.waiting++;
-      }
-      if (!(await this.waitUp())) {
-        settle(false);
-        return res.headersSent ? void res.end() : this.giveUp(res, undefined);
-      }
-      const headers = forwardedHeaders(req.headers, 0);
-      if (sessionId) headers['last-event-id'] = sessionId;
-      const up = await new Promise<IncomingMessage | undefined>((resolve) => {
-        const r = httpRequest({ host: '127.0.0.1', port: this.options.targetPort, method: 'GET', path: req.url, headers }, resolve);
-        r.on('error', () => resolve(undefined));
-        r.end();
-      });
-      if (!up || (up.statusCode === 503 && up.headers['mcp-draining'])) {
-        up?.resume();
-        this.markDown();
-        continue;
-      }
-      if (!res.headersSent) res.writeHead(up.statusCode ?? 502, up.headers);
-      else if (up.statusCode !== 200) {
-        // The session could not be restored: end the stream so the client notices.
-        up.resume();
-        settle(false);
-        return void res.end();
-      }
-      if (up.statusCode !== 200) return void up.pipe(res);
-      settle(true);
-      current = up;
-      if ((req.url ?? '').startsWith('/sse')) {
-        this.watchSse(up, sessionId, (id) => {
-          sessionId = id;
-          res.once('close', () => this.sseCalls.delete(id));
-        });
-        // Calls the dead process never answered: safe ones go again to the restored session.
-        if (sessionId) this.repost(sessionId);
-      }
-      up.on('data', (chunk: Buffer) => res.write(chunk));
-      await new Promise((resolve) => up.once('close', resolve));
-      if (res.destroyed) return;
-      if (sessionId) this.failUnsafe(sessionId, res);
-      // Upstream ended: a live server closing the stream is final; otherwise it is restarting.
-      if (!this.down && (await this.healthyPid()) === this.pid) return void res.end();
-      this.markDown();
-    }
-  }
-
-  /** Follow a legacy SSE stream: learn its session id, and clear calls as their responses pass. */
-  private watchSse(up: IncomingMessage, known: string | undefined, learned: (id: string) => void): void {
-    let id = known;
-    const parser = createParser({
-      onEvent: (event) => {
-        if (event.event === 'endpoint' && !id) {
-          id = new URL(event.data, 'http://localhost').searchParams.get('sessionId') ?? undefined;
-          if (id) {
-            this.sseCalls.set(id, new SseCalls());
-            learned(id);
-          }
-        } else if ((event.event ?? 'message') === 'message' && id) {
-          try {
-            const message = JSON.parse(event.data) as { id?: string | number; method?: string };
-            if (message.id !== undefined && message.method === undefined) this.sseCalls.get(id)?.answered(message.id);
-          } catch {
-            // not JSON-RPC
-          }
-        }
-      },
+  private async openStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const upstream = await this.serving(Date.now() + this.holdTimeoutMs);
+    if (!upstream) return this.giveUp(res, undefined);
+    const stream = new ClientStream(req, res, this);
+    this.streams.add(stream);
+    res.once('close', () => {
+      this.streams.delete(stream);
+      stream.end();
     });
-    up.on('data', (chunk: Buffer) => parser.feed(chunk.toString('utf8')));
+    await stream.follow(upstream);
   }
 
-  /** The upstream stream died with calls unanswered: those that may have side effects fail now. */
-  private failUnsafe(sessionId: string, res: ServerResponse): void {
-    const calls = this.sseCalls.get(sessionId);
-    for (const [id, { call }] of calls?.due ?? []) {
-      if (call.safe) continue;
-      calls!.due.delete(id);
-      res.write(sseError(call));
-    }
+  /** The client stream of a legacy SSE session. */
+  private sseStream(sessionId: string): ClientStream | undefined {
+    for (const stream of this.streams) if (stream.sessionId === sessionId) return stream;
+    return undefined;
   }
 
-  private repost(sessionId: string): void {
-    for (const { body, url, headers } of this.sseCalls.get(sessionId)?.due.values() ?? []) {
-      const r = httpRequest({ host: '127.0.0.1', port: this.options.targetPort, method: 'POST', path: url, headers: forwardedHeaders(headers, body.length) }, (up) => up.resume());
-      r.on('error', (error) => this.options.log.debug(`proxy: re-post failed: ${error.message}`));
-      r.end(body);
-    }
+  /** @internal used by {@link ClientStream} */
+  learn(message: unknown): void {
+    this.hints.learn(message);
   }
 
-  private streamSettled(gate: Gate, restored: boolean): void {
-    if (restored) gate.streams.restored++;
-    else gate.streams.lost++;
-    this.maybeReady(gate);
+  /** @internal a legacy SSE call cut off by a dead process: 'resend' posts it again to the next one. */
+  recover(call: Call): 'resend' | 'fail' {
+    return decide(call, 'running', this.hints.get(toolName(call)));
   }
 
-  /** Report readiness once the gate is open and every stream it held has re-opened (or failed to). */
-  private maybeReady(gate: Gate): void {
-    const { waiting, restored, lost, readyAt } = gate.streams;
-    if (readyAt === undefined || restored + lost < waiting) return;
-    gate.streams.waiting = -1; // report once
-    this.options.onReady?.({ downMs: readyAt - gate.since, restored, lost });
+  /** @internal the process serving now, if any, without waiting */
+  get now(): Upstream | undefined {
+    return this.upstream;
   }
 
-  private async waitUp(): Promise<boolean> {
-    const gate = this.gate;
-    if (!gate) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(resolve, this.holdTimeoutMs, false)));
-    const up = await Promise.race([gate.opened.then(() => true), timedOut]);
-    clearTimeout(timer);
-    return up;
+  /** @internal wait for a serving process, within the hold timeout */
+  next(): Promise<Upstream | undefined> {
+    return this.serving(Date.now() + this.holdTimeoutMs);
   }
 
-  private giveUp(res: ServerResponse, id: string | number | undefined): void {
-    sendError(res, 503, id ?? null, `Service Unavailable: the server did not come back within ${this.holdTimeoutMs / 1000} s; check its output above, fix the error and save`);
-  }
+  /** @internal */
+  readonly agentForStreams = (): Agent => this.agent;
 
-  private async pollUntilUp(gate: Gate): Promise<void> {
-    for (;;) {
-      const pid = await this.healthyPid();
-      if (pid !== undefined && pid !== gate.oldPid) {
-        this.pid = pid;
-        this.gate = undefined;
-        gate.streams.readyAt = Date.now();
-        gate.open();
-        this.maybeReady(gate);
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, HEALTH_POLL_MS));
-    }
-  }
-
-  /** The pid `/health` reports, or undefined if the server is not serving. */
-  private healthyPid(): Promise<number | undefined> {
-    return new Promise((resolve) => {
-      const headers: Record<string, string> = { connection: 'close' };
-      if (this.options.authToken) headers['authorization'] = `Bearer ${this.options.authToken}`;
-      const probe = httpRequest({ host: '127.0.0.1', port: this.options.targetPort, path: '/health', headers, timeout: 1000 }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => {
-          try {
-            resolve(res.statusCode === 200 ? (JSON.parse(text) as { pid?: number }).pid : undefined);
-          } catch {
-            resolve(undefined);
-          }
-        });
-      });
-      probe.on('error', () => resolve(undefined));
-      probe.on('timeout', () => probe.destroy());
-      probe.end();
-    });
+  private giveUp(res: ServerResponse, call: Call | undefined): void {
+    const message = call?.method ? notBackMessage({ method: call.method }, this.holdTimeoutMs) : `the server did not come back within ${this.holdTimeoutMs / 1000} s`;
+    sendError(res, 503, call?.id ?? null, `Service Unavailable: ${message}`);
   }
 }
 
+/** A legacy SSE call a process accepted (202) and has not answered on the stream yet. */
 interface DueCall {
   call: Call;
   body: Buffer;
   url: string;
   headers: IncomingHttpHeaders;
+  upstream: Upstream;
 }
 
-/** The calls of one legacy SSE session that a server accepted and has not answered yet. */
-class SseCalls {
-  readonly due = new Map<string | number, DueCall>();
+/**
+ * One client GET stream and the upstream streams feeding it: the current process's, plus an older
+ * one still draining, whose answers to calls it took must still reach the client. Events are written
+ * whole, so two upstreams never interleave inside one.
+ */
+class ClientStream {
+  sessionId: string | undefined;
+  private readonly sse: boolean;
+  /** Upstream streams open now, by process. */
+  private readonly open = new Map<Upstream, IncomingMessage>();
+  private readonly dueCalls = new Map<string | number, DueCall>();
   /** Answers seen before their POST's 202 reached us (the server answers on the stream first). */
   private readonly early = new Set<string | number>();
+  private latest: Upstream | undefined;
+  private ended = false;
 
-  accepted(id: string | number, call: DueCall): void {
-    if (!this.early.delete(id)) this.due.set(id, call);
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly proxy: DevProxy,
+  ) {
+    this.sse = (req.url ?? '').startsWith('/sse');
   }
 
-  answered(id: string | number): void {
-    if (!this.due.delete(id)) this.early.add(id);
-  }
-}
-
-interface Call {
-  id: string | number | undefined;
-  method: string | undefined;
-  safe: boolean;
-}
-
-/** The JSON-RPC request a body carries, if any. */
-function describe(body: Buffer): Call {
-  try {
-    const message = JSON.parse(body.toString('utf8')) as { id?: unknown; method?: unknown };
-    const id = typeof message.id === 'string' || typeof message.id === 'number' ? message.id : undefined;
-    const method = typeof message.method === 'string' ? message.method : undefined;
-    // A body without a request (a notification, a response) changes nothing if sent twice... except
-    // a cancellation, which is harmless to repeat too.
-    return { id, method, safe: method === undefined || id === undefined || isRetrySafe(method) };
-  } catch {
-    return { id: undefined, method: undefined, safe: true };
-  }
-}
-
-function notRetriedMessage(call: Call): string {
-  return `The server restarted while ${call.method ?? 'the request'} was running; it was not retried because it may have side effects. Call it again if needed.`;
-}
-
-/** Notice whether the response to `id` passed through an SSE body. */
-function watchForResponse(up: IncomingMessage, id: string | number | undefined): { answered: boolean } {
-  const state = { answered: false };
-  if (id === undefined || !String(up.headers['content-type']).includes('text/event-stream')) return state;
-  const parser = createParser({
-    onEvent: (event) => {
-      try {
-        const message = JSON.parse(event.data) as { id?: unknown; method?: unknown };
-        if (message.id === id && message.method === undefined) state.answered = true;
-      } catch {
-        // not JSON: not a response
+  /**
+   * Open this stream on `upstream` (the new process). Resolves true once it is open there, false if
+   * the process refused it (then the client's stream ends, so that it notices).
+   */
+  async follow(upstream: Upstream): Promise<boolean> {
+    if (this.ended || this.open.has(upstream)) return !this.ended;
+    this.latest = upstream;
+    const headers = forwardedHeaders(this.req.headers, 0);
+    if (this.sessionId) headers['last-event-id'] = this.sessionId;
+    const up = await new Promise<IncomingMessage | undefined>((resolve) => {
+      const r = httpRequest({ host: '127.0.0.1', port: upstream.port, method: 'GET', path: this.req.url, headers, agent: this.proxy.agentForStreams() }, resolve);
+      r.on('error', () => resolve(undefined));
+      r.end();
+    });
+    if (this.ended) {
+      up?.destroy();
+      return false;
+    }
+    if (!up || (up.statusCode === 503 && up.headers['mcp-draining'])) {
+      // That process is already gone or going: the stream follows whichever serves next.
+      up?.resume();
+      return this.reopen(upstream);
+    }
+    if (!this.res.headersSent) {
+      this.res.writeHead(up.statusCode ?? 502, up.headers);
+      if (up.statusCode !== 200) {
+        up.pipe(this.res);
+        return false;
       }
-    },
-  });
-  up.on('data', (chunk: Buffer) => parser.feed(chunk.toString('utf8')));
-  return state;
+    } else if (up.statusCode !== 200) {
+      up.resume();
+      this.end();
+      return false;
+    }
+    this.open.set(upstream, up);
+    const parser = createParser({
+      onEvent: (event) => this.relay(event),
+      onRetry: (ms) => this.write(`retry: ${ms}\n\n`),
+      onComment: (comment) => this.write(`:${comment}\n\n`),
+    });
+    up.setEncoding('utf8');
+    up.on('data', (text: string) => parser.feed(text));
+    up.once('close', () => void this.upstreamEnded(upstream));
+    if (this.sse && this.sessionId) this.repost(upstream);
+    return true;
+  }
+
+  /** Stop relaying and end the client's stream. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const up of this.open.values()) up.destroy();
+    this.open.clear();
+    if (!this.res.writableEnded) this.res.end();
+  }
+
+  /** A call posted to this SSE session that `upstream` accepted: its answer is now due on the stream. */
+  due(call: Call, body: Buffer, req: IncomingMessage, upstream: Upstream): void {
+    if (this.early.delete(call.id!)) return;
+    this.dueCalls.set(call.id!, { call, body, url: req.url ?? '/', headers: req.headers, upstream });
+  }
+
+  private relay(event: EventSourceMessage): void {
+    if (this.sse && event.event === 'endpoint') {
+      // Every process announces the endpoint; the client needs it once.
+      if (this.sessionId) return;
+      this.sessionId = new URL(event.data, 'http://localhost').searchParams.get('sessionId') ?? undefined;
+    }
+    if ((event.event ?? 'message') === 'message') {
+      const message = parseJson(event.data) as { id?: string | number; method?: string } | undefined;
+      this.proxy.learn(message);
+      if (message?.id !== undefined && message.method === undefined && !this.dueCalls.delete(message.id)) this.early.add(message.id);
+    }
+    let text = event.event ? `event: ${event.event}\n` : '';
+    if (event.id !== undefined) text += `id: ${event.id}\n`;
+    for (const line of event.data.split('\n')) text += `data: ${line}\n`;
+    this.write(`${text}\n`);
+  }
+
+  private write(text: string): void {
+    if (!this.ended && !this.res.writableEnded) this.res.write(text);
+  }
+
+  /** An upstream stream closed: the process ended it (drained, or the session ended) or died. */
+  private async upstreamEnded(upstream: Upstream): Promise<void> {
+    this.open.delete(upstream);
+    if (this.ended) return;
+    // Calls that process took and never answered: re-sent if harmless, else failed now.
+    for (const [id, due] of this.dueCalls) {
+      if (due.upstream !== upstream) continue;
+      if (this.proxy.recover(due.call) === 'fail') {
+        this.dueCalls.delete(id);
+        this.write(sseError(due.call));
+      }
+    }
+    if (upstream !== this.latest) return; // an old process finished draining: the stream lives on the new one
+    if (this.proxy.now === upstream) {
+      // The serving process ended the stream on purpose (the session ended), unless it is dying and
+      // the supervisor has not said so yet.
+      await within(upstream.replaced, Date.now() + 1000);
+      if (this.proxy.now === upstream) return this.end();
+    }
+    await this.reopen(upstream);
+  }
+
+  private async reopen(from: Upstream): Promise<boolean> {
+    if (this.proxy.now === from) await within(from.replaced, Date.now() + 1000);
+    const next = await this.proxy.next();
+    if (!next || next === from) {
+      this.end();
+      return false;
+    }
+    return this.follow(next);
+  }
+
+  /** Calls a dead process never answered that may go again: post them to the session on `upstream`. */
+  private repost(upstream: Upstream): void {
+    for (const due of this.dueCalls.values()) {
+      if (due.upstream === upstream) continue;
+      due.upstream = upstream;
+      const r = httpRequest(
+        { host: '127.0.0.1', port: upstream.port, method: 'POST', path: due.url, headers: forwardedHeaders(due.headers, due.body.length), agent: this.proxy.agentForStreams() },
+        (up) => up.resume(),
+      );
+      r.on('error', () => undefined); // the stream's own end handles a process that died again
+      r.end(due.body);
+    }
+  }
+}
+
+/** What the proxy needs to know of the JSON-RPC message a body carries. */
+export interface Call {
+  id: string | number | undefined;
+  method: string;
+  params?: unknown;
+}
+
+function describe(body: Buffer): Call {
+  const message = parseJson(body.toString('utf8')) as { id?: unknown; method?: unknown; params?: unknown } | undefined;
+  const id = typeof message?.id === 'string' || typeof message?.id === 'number' ? message.id : undefined;
+  // A body without a request (a notification, a response) changes nothing if sent twice.
+  const method = typeof message?.method === 'string' && id !== undefined ? message.method : 'ping';
+  return { id, method, params: message?.params };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isResponseTo(message: unknown, id: string | number): boolean {
+  const m = message as { id?: unknown; method?: unknown } | undefined;
+  return m?.id === id && m.method === undefined;
+}
+
+/** Resolve when `promise` does or at `deadline`, whichever comes first. */
+async function within(promise: Promise<void>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
+  clearTimeout(timer);
 }
 
 function forwardedHeaders(headers: IncomingHttpHeaders, length: number): IncomingHttpHeaders {
@@ -404,16 +460,19 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
 function sendError(res: ServerResponse, status: number, id: string | number | null, message: string): void {
   if (res.headersSent) return void res.end();
   res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32000, message } }));
+  res.end(JSON.stringify({ jsonrpc: '2.0', id, error: { code: RECOVERY_ERROR_CODE, message } }));
 }
 
-/** An SSE event carrying the JSON-RPC error for a call the server died in. */
+/** An SSE event carrying the JSON-RPC error for a call whose process died under it. */
 function sseError(call: Call): string {
-  const error = { jsonrpc: '2.0', id: call.id ?? null, error: { code: -32000, message: notRetriedMessage(call) } };
+  const error = { jsonrpc: '2.0', id: call.id ?? null, error: { code: RECOVERY_ERROR_CODE, message: `mcp-http-transport dev: ${outcomeUnknownMessage(call)}` } };
   return `event: message\ndata: ${JSON.stringify(error)}\n\n`;
 }
 
-/** End an SSE response with a JSON-RPC error for the call it was carrying. */
-function writeSseError(res: ServerResponse, call: Call): void {
-  if (!res.writableEnded) res.end(sseError(call));
+/** Answer a call whose process died under it: on its own SSE response if one started, else as a JSON body. */
+function failCall(res: ServerResponse, call: Call): void {
+  if (res.writableEnded) return;
+  if (res.headersSent) return void res.end(sseError(call));
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ jsonrpc: '2.0', id: call.id ?? null, error: { code: RECOVERY_ERROR_CODE, message: `mcp-http-transport dev: ${outcomeUnknownMessage(call)}` } }));
 }

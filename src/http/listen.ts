@@ -6,12 +6,20 @@ import type { Logger } from '../log.js';
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 
+/** The settings a listen error names, as the user wrote them. @default the env variables */
+export interface ListenKnobs {
+  port: string;
+  host: string;
+}
+
+const ENV_KNOBS: ListenKnobs = { port: 'MCP_HTTP_PORT', host: 'MCP_HTTP_HOST' };
+
 /**
  * Listen with `handler` on `host:port`. `localhost` listens on both 127.0.0.1 and ::1 (same port),
  * so clients reach it whichever address their resolver prefers; ::1 is skipped if unavailable.
  * @throws ConfigError for a port in use or a host that is not ours, naming the variable and the fix
  */
-export async function listenOn(handler: RequestListener, host: string, port: number, log: Logger): Promise<HttpServer[]> {
+export async function listenOn(handler: RequestListener, host: string, port: number, log: Logger, knobs: ListenKnobs = ENV_KNOBS): Promise<HttpServer[]> {
   const hosts = host === 'localhost' ? ['127.0.0.1', '::1'] : [host];
   const servers: HttpServer[] = [];
   for (const [i, address] of hosts.entries()) {
@@ -30,7 +38,7 @@ export async function listenOn(handler: RequestListener, host: string, port: num
       });
       servers.push(server);
     } catch (error) {
-      if (i === 0) throw listenError(error as NodeJS.ErrnoException, host, address, port);
+      if (i === 0) throw listenError(error as NodeJS.ErrnoException, host, address, port, knobs);
       log.debug(`not listening on ${address}:${actualPort} as well: ${(error as Error).message}`);
     }
   }
@@ -45,17 +53,17 @@ export function baseUrl(host: string, servers: readonly HttpServer[]): string | 
   return `http://${shown}:${address.port}`;
 }
 
-function listenError(error: NodeJS.ErrnoException, host: string, address: string, port: number): McpTransportError {
+function listenError(error: NodeJS.ErrnoException, host: string, address: string, port: number, knobs: ListenKnobs): McpTransportError {
   const where = `${address.includes(':') ? `[${address}]` : address}:${port}`;
   switch (error.code) {
     case 'EADDRINUSE':
-      return ConfigError.of('PORT_IN_USE', 'MCP_HTTP_PORT', `port ${port} is already in use on ${address}: stop the other server or set MCP_HTTP_PORT to a free port (0 picks one)`, error);
+      return ConfigError.of('PORT_IN_USE', knobs.port, `port ${port} is already in use on ${address}: stop the other server or set ${knobs.port} to a free port (0 picks one)`, error);
     case 'EACCES':
-      return ConfigError.of('INVALID_PORT', 'MCP_HTTP_PORT', `no permission to listen on ${where}: use MCP_HTTP_PORT above 1023`, error);
+      return ConfigError.of('INVALID_PORT', knobs.port, `no permission to listen on ${where}: use ${knobs.port} above 1023`, error);
     case 'EADDRNOTAVAIL':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return ConfigError.of('INVALID_HOST', 'MCP_HTTP_HOST', `MCP_HTTP_HOST=${host} is not an address of this machine: use localhost or 127.0.0.1`, error);
+      return ConfigError.of('INVALID_HOST', knobs.host, `${knobs.host}${knobs.host.startsWith('-') ? ' ' : '='}${host} is not an address of this machine: use localhost or 127.0.0.1`, error);
     default:
       return new McpTransportError('LISTEN_FAILED', `cannot listen on ${where}: ${error.message}`, { cause: error });
   }
