@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { createServer, type Server as NetServer } from 'node:net';
-import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ConfigError, LifecycleError, MCPTransportManager } from '../../src/index.js';
-import { ROOT, connectClient, emptyDir, exited, lowLevelServer, portIsFree, spawnFixture, stop, waitFor, within } from '../helpers.js';
+import { connectClient, emptyDir, exited, lowLevelServer, portIsFree, spawnFixture, stop, waitFor, within } from '../helpers.js';
 
 function manager(env: Record<string, string>, extra: Partial<ConstructorParameters<typeof MCPTransportManager>[0]> = {}) {
   return new MCPTransportManager({ server: lowLevelServer(), env, cwd: emptyDir(), handleSignals: false, logLevel: 'error', ...extra });
@@ -63,40 +61,6 @@ describe('configuration errors', () => {
     } finally {
       server.close();
     }
-  });
-});
-
-describe('the CLI', () => {
-  const BIN = join(ROOT, 'bin', 'mcp-http-transport.js');
-  const run = async (args: string[], env: Record<string, string>) => {
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MCP_')));
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: emptyDir(), env: { ...base, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const { code } = await exited(child);
-    return { code, stdout, stderr };
-  };
-
-  it('`config` prints one line and exits 2 for a bad value', async () => {
-    const result = await run(['config'], { MCP_HTTP_PORT: 'abc' });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toBe('mcp-http-transport: MCP_HTTP_PORT=abc is not a port: use a whole number from 0 to 65535 (0 picks a free port)\n');
-    expect(result.stdout).toBe('');
-  });
-
-  it('`config` prints the resolved settings, hiding the token', async () => {
-    const result = await run(['config'], { MCP_TRANSPORT: 'http', MCP_AUTH_TOKEN: 'secret-value' });
-    expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ transportMode: 'http', port: 3000, authToken: '(set)' });
-    expect(result.stdout).not.toContain('secret-value');
-  });
-
-  it('an unknown command exits 2 with one line', async () => {
-    const result = await run(['frobnicate'], {});
-    expect(result.code).toBe(2);
-    expect(result.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
 
