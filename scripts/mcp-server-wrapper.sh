@@ -9,7 +9,8 @@
 # Without MCP_DEV_MODE: exec the server in stdio mode (no extra process).
 # With MCP_DEV_MODE=1: run `mcp-http-transport dev`, which restarts the server on every save while
 #   this process stays a stdio MCP endpoint (through the reconnecting bridge) on one session.
-#   MCP_WATCH (comma list, default: the project dir), MCP_HTTP_PORT and MCP_HTTP_HOST are honoured.
+#   MCP_WATCH (comma list, default: the project dir) becomes --watch; dev reads MCP_HTTP_PORT,
+#   MCP_HTTP_HOST and the other MCP_* settings from the environment (and the project's .env) itself.
 #
 # Only MCP frames ever reach stdout; this script's own messages go to stderr.
 set -eu
@@ -48,10 +49,10 @@ case "${MCP_DEV_MODE:-}" in
     ;;
 esac
 
-# dev [options] -- <server command...>, built by prepending to the server command.
+# dev [options] -- <server command...>, built by prepending to the server command. MCP_HTTP_PORT and
+# MCP_HTTP_HOST stay in the environment, where dev reads them (an error then names the variable the
+# user set, not a --port flag they never typed).
 set -- -- "$@"
-[ -n "${MCP_HTTP_HOST:-}" ] && set -- --host "$MCP_HTTP_HOST" "$@"
-[ -n "${MCP_HTTP_PORT:-}" ] && set -- --port "$MCP_HTTP_PORT" "$@"
 old_ifs=$IFS
 IFS=,
 for dir in ${MCP_WATCH:-.}; do

@@ -59,4 +59,17 @@ describe('scripts/mcp-server-wrapper.sh', () => {
     expect(result.stdout).toBe('');
     expect(result.stderr.trim().split('\n')).toEqual([expect.stringContaining('has no start script')]);
   });
+
+  it.each([
+    [{ MCP_HTTP_PORT: 'abc' }, 'mcp-http-transport: MCP_HTTP_PORT=abc is not a port'],
+    [{ MCP_HTTP_HOST: 'http://localhost' }, 'mcp-http-transport: MCP_HTTP_HOST=http://localhost is not a host'],
+  ])('with MCP_DEV_MODE=1 and %j, names the variable the user set (not a dev flag) in one line and exits 2', async (env, line) => {
+    const { dir } = project('mjs');
+    const { spawnSync } = await import('node:child_process');
+    const result = spawnSync(WRAPPER, ['node', 'src/server.mjs'], { cwd: dir, env: { ...cleanEnv(), MCP_DEV_MODE: '1', ...env }, encoding: 'utf8', timeout: 20_000 });
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringContaining(line)]);
+    expect(result.stderr).not.toMatch(/--port|--host/);
+  });
 });
