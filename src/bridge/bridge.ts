@@ -16,38 +16,14 @@ import {
   type ServerCapabilities,
 } from '@modelcontextprotocol/sdk/types.js';
 import { createLogger, type Logger } from '../log.js';
-import { isRetrySafe } from '../safe-methods.js';
+import { RECOVERY_ERROR_CODE, decide, notBackMessage, outcomeUnknownMessage, toolName } from '../recovery/policy.js';
+import { ToolHintsBook } from '../recovery/tool-hints.js';
 import { listChangedNotifications } from '../sessions/restore.js';
-import { nextDelay, type BackoffOptions } from './backoff.js';
+import { nextDelay } from './backoff.js';
+import { resolveBridgeOptions, type BridgeOptions, type BridgeSettings } from './options.js';
 
 export { DEFAULT_BACKOFF, nextDelay, type BackoffOptions } from './backoff.js';
-
-/** Which HTTP transport the upstream speaks. `auto` tries Streamable HTTP, then falls back to legacy SSE. */
-export type UpstreamTransport = 'auto' | 'http' | 'sse';
-
-/** Options of {@link createBridge}. */
-export interface BridgeOptions {
-  /** The upstream MCP endpoint, e.g. `http://localhost:3000/mcp` (or `/sse`). */
-  url: string | URL;
-  /** @default 'auto' */
-  transport?: UpstreamTransport;
-  /** Extra HTTP headers for every upstream request (e.g. Authorization). @default {} */
-  headers?: Record<string, string>;
-  /** Reconnect backoff limits. @default DEFAULT_BACKOFF */
-  backoff?: BackoffOptions;
-  /** How long a request may wait for the upstream to come back before it fails. @default 30000 */
-  queueTimeoutMs?: number;
-  /** Most messages held while the upstream is down; more fail at once. @default 1000 */
-  maxQueue?: number;
-  /** How long a liveness probe (`ping`) may take. @default 5000 */
-  probeTimeoutMs?: number;
-  /** @default a stderr logger at `warn` */
-  log?: Logger;
-  /** Where the client's frames come from. @default process.stdin */
-  stdin?: NodeJS.ReadableStream;
-  /** Where frames to the client go; nothing else is ever written there. @default process.stdout */
-  stdout?: NodeJS.WritableStream;
-}
+export { DEFAULT_BRIDGE_OPTIONS, bridgeOptionProblems, resolveBridgeOptions, type BridgeField, type BridgeOptions, type BridgeSettings, type UpstreamTransport } from './options.js';
 
 /** A running stdio↔HTTP bridge. */
 export interface Bridge {
@@ -60,7 +36,6 @@ export interface Bridge {
   readonly upstreamTransport: 'http' | 'sse' | undefined;
 }
 
-const DEFAULTS = { transport: 'auto' as UpstreamTransport, queueTimeoutMs: 30_000, maxQueue: 1000, probeTimeoutMs: 5000 };
 const INTERNAL_ID = 'mcp-http-transport-bridge/';
 /** Statuses that say "not now" about the connection or session, not "no" about the message. */
 const UNAVAILABLE = new Set([404, 502, 503, 504]);
@@ -83,9 +58,13 @@ interface Connection {
  * - upstream lost: reconnect with capped exponential backoff and jitter;
  * - session unknown to the upstream (404, or any legacy SSE reconnect): replay the client's
  *   `initialize` and `initialized`;
- * - while down: messages are queued (bounded; a request waits at most `queueTimeoutMs`);
- * - a request in flight at the loss is retried if it only reads, else fails at once with a clear error;
+ * - while down: messages are queued (bounded; a request waits at most `queueTimeoutMs`), unless
+ *   `hold` is false;
+ * - a request in flight at the loss is judged by the recovery policy (`decide`): re-sent when a
+ *   repeat is harmless (reads, tools annotated `readOnlyHint` or `idempotentHint` in the
+ *   `tools/list` results that passed by), else answered at once with an "outcome unknown" error;
  * - after each reconnect: `list_changed` notifications, so the client refetches.
+ * @throws ConfigError listing every bad option, each naming its field
  */
 export function createBridge(options: BridgeOptions): Bridge {
   return new ReconnectingBridge(options);
@@ -95,10 +74,13 @@ class ReconnectingBridge implements Bridge {
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
   private readonly log: Logger;
-  private readonly url: URL;
   private readonly downstream: StdioServerTransport;
-  private readonly settings: typeof DEFAULTS;
-  private state: 'idle' | 'connecting' | 'up' | 'closed' = 'idle';
+  private readonly settings: BridgeSettings;
+  /**
+   * `connecting`: an attempt is under way and none has failed since the upstream was last up;
+   * `down`: one has (the upstream is unavailable), and attempts go on with backoff.
+   */
+  private state: 'idle' | 'connecting' | 'up' | 'down' | 'closed' = 'idle';
   private connection: Connection | undefined;
   private kind: 'http' | 'sse' | undefined;
   private sessionId: string | undefined;
@@ -111,6 +93,11 @@ class ReconnectingBridge implements Bridge {
   /** Requests sent upstream and not answered; `accepted` once the upstream took the POST (sent its headers). */
   private readonly inflight = new Map<RequestId, { request: JSONRPCRequest; accepted: boolean }>();
   private readonly queue: Queued[] = [];
+  /** Annotations of the tools the upstream listed, to judge an interrupted `tools/call`. */
+  private readonly toolHints = new ToolHintsBook();
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** Why the last connection attempt failed, for the errors answered while `down`. */
+  private lastFailure = '';
   private readonly internal = new Map<string, (message: JSONRPCMessage) => void>();
   private internalIds = 0;
   /** Losses since the upstream last answered: a connection that dies at once must not loop without backoff. */
@@ -118,15 +105,10 @@ class ReconnectingBridge implements Bridge {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: BridgeOptions) {
+    // Checked before anything is opened: a bad value must not surface as a crash at the first reconnect.
+    this.settings = resolveBridgeOptions(options);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.log = options.log ?? createLogger('warn');
-    this.url = new URL(options.url);
-    this.settings = {
-      transport: options.transport ?? DEFAULTS.transport,
-      queueTimeoutMs: options.queueTimeoutMs ?? DEFAULTS.queueTimeoutMs,
-      maxQueue: options.maxQueue ?? DEFAULTS.maxQueue,
-      probeTimeoutMs: options.probeTimeoutMs ?? DEFAULTS.probeTimeoutMs,
-    };
     this.downstream = new StdioServerTransport(options.stdin as never, options.stdout as never);
   }
 
@@ -147,6 +129,7 @@ class ReconnectingBridge implements Bridge {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.state = 'closed';
+      clearTimeout(this.retryTimer);
       for (const q of this.queue.splice(0)) clearTimeout(q.timer);
       const connection = this.connection;
       this.connection = undefined;
@@ -181,6 +164,7 @@ class ReconnectingBridge implements Bridge {
     }
     if (!this.init) return this.beforeInitialize(message);
     if (this.state === 'up') void this.toUpstream(message);
+    else if (this.state === 'down' && !this.settings.hold && isJSONRPCRequest(message)) this.replyError(message, this.unavailableText(message));
     else this.enqueue(message);
     if (this.state === 'idle') void this.reconnect();
   }
@@ -201,7 +185,7 @@ class ReconnectingBridge implements Bridge {
       entry.timer = setTimeout(() => {
         const i = this.queue.indexOf(entry);
         if (i >= 0) this.queue.splice(i, 1);
-        this.replyError(message, `the upstream MCP server did not come back within ${this.settings.queueTimeoutMs / 1000} s; ${message.method} was not sent`);
+        this.replyError(message, notBackMessage(message, this.settings.queueTimeoutMs));
       }, this.settings.queueTimeoutMs);
       entry.timer.unref();
     }
@@ -224,12 +208,12 @@ class ReconnectingBridge implements Bridge {
         if (isJSONRPCRequest(message)) this.inflight.delete(message.id);
         return this.replyError(message, `the upstream MCP server answered HTTP ${status}: ${(error as Error).message}`);
       }
-      // No answer at all, unknown session (404) or shutting down (503): not processed, so safe to send
-      // again. Both HTTP transports answer a POST's headers as soon as the message is dispatched, long
-      // before a tool finishes, so a POST that got no headers did not start one: the requests that were
-      // running fail (or retry) through lost(), as their streams break.
-      if (isJSONRPCRequest(message)) this.inflight.delete(message.id);
-      this.enqueue(message, true);
+      // No answer at all, unknown session (404) or shutting down (503): not processed. Both HTTP
+      // transports answer a POST's headers as soon as the message is dispatched, long before a tool
+      // finishes, so a POST that got no headers did not start one. A request stays in flight, not
+      // accepted, and lost() judges it 'unsent'; the requests that were running are judged as their
+      // streams break.
+      if (!entry) this.enqueue(message, true);
       this.lost(connection, status === 404 ? 'the upstream forgot the session' : status === 503 ? 'the upstream is restarting' : errorText(error));
     }
   }
@@ -243,6 +227,7 @@ class ReconnectingBridge implements Bridge {
       if (internal) return internal(message);
       this.streak = 0;
       this.inflight.delete(message.id as RequestId);
+      this.toolHints.learn(message);
       if (this.init && message.id === this.init.id && isJSONRPCResultResponse(message)) this.adopt(message.result as InitializeResult, connection);
     }
     this.downstream.send(message).catch((error: Error) => this.log.debug(`client: ${error.message}`));
@@ -277,17 +262,11 @@ class ReconnectingBridge implements Bridge {
     this.streak++;
     void connection.transport.close().catch(() => undefined);
     this.log.info(`upstream lost (${reason}); reconnecting`);
-    // Requests the dead upstream may have been running: reads go again, anything else fails now.
-    // One whose POST got no answer yet was never started (see toUpstream), so it simply goes again.
+    // One whose POST was never accepted did not start (see toUpstream); one that was may have run.
     const retry: JSONRPCRequest[] = [];
     for (const { request, accepted } of this.inflight.values()) {
-      if (!accepted || isRetrySafe(request.method)) retry.push(request);
-      else {
-        this.replyError(
-          request,
-          `the upstream MCP server went away while ${request.method} was running; it was not retried because it may have side effects. Call it again if needed.`,
-        );
-      }
+      if (decide(request, accepted ? 'running' : 'unsent', this.toolHints.get(toolName(request))) === 'resend') retry.push(request);
+      else this.replyError(request, outcomeUnknownMessage(request));
     }
     this.inflight.clear();
     for (const request of retry.reverse()) this.enqueue(request, true);
@@ -295,20 +274,23 @@ class ReconnectingBridge implements Bridge {
   }
 
   private async reconnect(): Promise<void> {
-    if (this.state === 'connecting' || this.state === 'closed') return;
+    if (this.state !== 'idle' && this.state !== 'up') return; // already reconnecting, or closed
     this.state = 'connecting';
     const reconnecting = this.initAnswered;
-    for (let attempt = Math.max(0, this.streak - 1); this.state === 'connecting'; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, nextDelay(attempt - 1, this.options.backoff)));
-      if (this.state !== 'connecting') return;
+    for (let attempt = Math.max(0, this.streak - 1); ; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => (this.retryTimer = setTimeout(resolve, nextDelay(attempt - 1, this.settings.backoff))));
+      if (this.isClosed()) return;
       try {
         await this.open();
-        break;
+        // The new connection may have died while it was being opened.
+        if (this.connection) break;
+        throw new Error('the connection closed as it opened');
       } catch (error) {
+        if (this.isClosed()) return;
         this.log.debug(`upstream: ${errorText(error)}; retrying`);
+        this.unavailable(errorText(error));
       }
     }
-    if (this.state !== 'connecting') return;
     this.state = 'up';
     this.log.info(`upstream ${reconnecting ? 're' : ''}connected (${this.kind === 'sse' ? 'legacy SSE' : 'Streamable HTTP'})`);
     if (reconnecting && this.initialized) {
@@ -320,6 +302,27 @@ class ReconnectingBridge implements Bridge {
       clearTimeout(timer);
       await this.toUpstream(message);
     }
+  }
+
+  /** A method, so that TypeScript does not narrow `state` across the awaits that change it. */
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** A connection attempt failed. Without `hold`, no request waits any longer: each is answered now. */
+  private unavailable(reason: string): void {
+    this.state = 'down';
+    this.lastFailure = reason;
+    if (this.settings.hold) return;
+    for (const entry of this.queue.filter((q) => isJSONRPCRequest(q.message))) {
+      clearTimeout(entry.timer);
+      this.queue.splice(this.queue.indexOf(entry), 1);
+      this.replyError(entry.message, this.unavailableText(entry.message as JSONRPCRequest));
+    }
+  }
+
+  private unavailableText(request: JSONRPCRequest): string {
+    return `the upstream MCP server is unavailable (${this.lastFailure}); ${request.method} was not sent, and this bridge holds no requests (hold: false)`;
   }
 
   /** Open a connection and bring its session to where the client believes it is. */
@@ -397,16 +400,16 @@ class ReconnectingBridge implements Bridge {
   }
 
   private async connect(kind: 'http' | 'sse', sessionId: string | undefined): Promise<Connection> {
-    const headers = this.options.headers ?? {};
+    const headers = { ...this.settings.headers };
     const transport: Transport =
       kind === 'http'
-        ? new StreamableHTTPClientTransport(this.url, {
+        ? new StreamableHTTPClientTransport(this.settings.url, {
             sessionId,
             requestInit: { headers },
             // Any end of the GET stream is reported at once; reconnecting is this bridge's job.
             reconnectionOptions: { maxRetries: 0, initialReconnectionDelay: 0, maxReconnectionDelay: 0, reconnectionDelayGrowFactor: 1 },
           })
-        : new SSEClientTransport(this.url, { requestInit: { headers } });
+        : new SSEClientTransport(this.settings.url, { requestInit: { headers } });
     const connection: Connection = { transport, kind, live: true };
     transport.onmessage = (message) => this.fromServer(connection, message);
     transport.onerror = (error) => {
@@ -444,7 +447,7 @@ class ReconnectingBridge implements Bridge {
 
   private replyError(message: JSONRPCMessage, text: string): void {
     if (!isJSONRPCRequest(message)) return;
-    void this.downstream.send({ jsonrpc: '2.0', id: message.id, error: { code: -32000, message: `mcp-http-transport bridge: ${text}` } }).catch(() => undefined);
+    void this.downstream.send({ jsonrpc: '2.0', id: message.id, error: { code: RECOVERY_ERROR_CODE, message: `mcp-http-transport bridge: ${text}` } }).catch(() => undefined);
   }
 }
 

@@ -1,4 +1,4 @@
-import { createBridge, type UpstreamTransport } from '../bridge/bridge.js';
+import { bridgeOptionProblems, createBridge, type BridgeField, type BridgeOptions, type UpstreamTransport } from '../bridge/bridge.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../log.js';
 
@@ -18,8 +18,9 @@ A stdio MCP server (for clients that only launch local commands, like Claude Des
 everything to an MCP server over HTTP.
 
 It keeps the client's session across upstream restarts: it reconnects, replays the client's
-initialize if the server forgot the session, holds calls meanwhile (up to 30 s), retries calls that
-only read, and fails others at once with a clear error.
+initialize if the server forgot the session, and holds calls meanwhile (up to 30 s). A call in flight
+when the server went away is sent again if a repeat is harmless (reads, and tools the server
+annotated readOnlyHint or idempotentHint); any other fails at once: its outcome is unknown.
 
 Options:
   --transport T     auto (default: Streamable HTTP, falling back to legacy SSE), http or sse
@@ -30,7 +31,15 @@ Options:
                     how long a call waits for the upstream to come back (default 30000)
   --verbose         log to stderr (quiet by default)`;
 
-/** Parse `bridge` arguments. @throws ConfigError (exit 2) for bad usage */
+/** The flag each bridge option comes from, so that a bad value is reported as the user typed it. */
+const FLAGS: Partial<Record<BridgeField, string>> = {
+  'backoff.maxDelayMs': '--max-backoff',
+  queueTimeoutMs: '--queue-timeout',
+  transport: '--transport',
+  url: '<url>',
+};
+
+/** Parse `bridge` arguments. @throws ConfigError (exit 2) for bad usage or a bad value, naming the flag */
 export function parseBridgeArgs(argv: readonly string[]): BridgeCliOptions {
   const usage = (message: string) => ConfigError.of('INVALID_OPTION', 'bridge', `${message} (see mcp-http-transport bridge --help)`);
   const headers: Record<string, string> = {};
@@ -77,19 +86,28 @@ export function parseBridgeArgs(argv: readonly string[]): BridgeCliOptions {
     }
   }
   if (!url) throw usage('the upstream URL is missing, e.g. mcp-http-transport bridge http://localhost:3000/mcp');
-  return { url, transport, headers, verbose, maxBackoffMs, queueTimeoutMs };
+  const parsed: BridgeCliOptions = { url, transport, headers, verbose, maxBackoffMs, queueTimeoutMs };
+  // The bridge's own checks, run now so that a bad value exits 2 before anything starts.
+  const problems = bridgeOptionProblems(bridgeOptions(parsed), FLAGS);
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => ({ ...p, message: `${p.message} (see mcp-http-transport bridge --help)` })));
+  return parsed;
+}
+
+/** The library options for what the command line asked. */
+function bridgeOptions(options: BridgeCliOptions): BridgeOptions {
+  return {
+    url: options.url,
+    transport: options.transport,
+    headers: options.headers,
+    // The first delay never exceeds the cap the user chose.
+    backoff: options.maxBackoffMs === undefined ? undefined : { maxDelayMs: options.maxBackoffMs, initialDelayMs: Math.min(20, options.maxBackoffMs) },
+    queueTimeoutMs: options.queueTimeoutMs,
+  };
 }
 
 /** Relay stdio to the upstream until stdin closes. Resolves to the exit code. */
 export async function runBridge(options: BridgeCliOptions): Promise<number> {
-  const bridge = createBridge({
-    url: options.url,
-    transport: options.transport,
-    headers: options.headers,
-    backoff: options.maxBackoffMs === undefined ? undefined : { maxDelayMs: options.maxBackoffMs, initialDelayMs: Math.min(20, options.maxBackoffMs) },
-    queueTimeoutMs: options.queueTimeoutMs,
-    log: createLogger(options.verbose ? 'debug' : 'warn'),
-  });
+  const bridge = createBridge({ ...bridgeOptions(options), log: createLogger(options.verbose ? 'debug' : 'warn') });
   await bridge.start();
   const code = await new Promise<number>((resolve) => {
     process.once('SIGINT', () => resolve(130));

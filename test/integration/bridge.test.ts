@@ -8,7 +8,8 @@ import { NODE_TS_ARGS, ROOT, emptyDir, exited, freePort, stop, textOf, waitFor }
 const BIN = join(ROOT, 'bin', 'mcp-http-transport.js');
 const UPSTREAMS = join(ROOT, 'test', 'fixtures', 'upstreams.ts');
 const RESTARTS = 10;
-const NOT_RETRIED = /went away while tools\/call was running; it was not retried because it may have side effects/;
+/** The recovery policy's "outcome unknown" error, for the unannotated tools of the upstream fixture. */
+const NOT_RETRIED = /the server stopped while tool "(slow|version)" was running: the outcome is unknown \(it may or may not have run\)/;
 const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k, v]) => !k.startsWith('MCP_') && v !== undefined)) as Record<string, string>;
 
 /** An upstream server child process on a fixed port; `restart` brings up the next version. */
@@ -116,15 +117,54 @@ describe.each([
   }, 240_000);
 });
 
+describe.each([
+  ['our own HTTP server', 'ours', '/mcp'],
+  ['a raw-SDK stateful server', 'raw-http', '/mcp'],
+  ['a legacy SSE-only server', 'raw-sse', '/sse'],
+] as const)('bridge recovery by tool annotations, against %s', (_name, kind, path) => {
+  let upstream: Upstream | undefined;
+  let client: Client | undefined;
+  afterEach(async () => {
+    await client?.close();
+    await stop(upstream?.child);
+  });
+
+  it('after a SIGKILL, re-sends the call to a readOnlyHint tool and fails the unannotated one within 1 s, naming it', async () => {
+    upstream = new Upstream(kind, await freePort());
+    await upstream.start(1);
+    client = new Client({ name: 'desktop', version: '1.0.0' });
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: [BIN, 'bridge', `http://127.0.0.1:${upstream.port}${path}`], env: cleanEnv(), stderr: 'ignore' }));
+    // The bridge learns the annotations from this listing, as a client's own listing passes through it.
+    const { tools } = await client.listTools();
+    expect(tools.find((t) => t.name === 'slow-read')?.annotations).toMatchObject({ readOnlyHint: true });
+    expect(tools.find((t) => t.name === 'slow')?.annotations).toBeUndefined();
+
+    const read = client.callTool({ name: 'slow-read', arguments: { hangOn: 'v1' } });
+    const unannotated = client.callTool({ name: 'slow' }).then(
+      () => 'answered',
+      (e: Error) => e.message,
+    );
+    await waitFor(() => upstream!.err.includes('entered slow\n') && upstream!.err.includes('entered slow-read'), 'both calls to be running');
+    const killedAt = Date.now();
+    const killed = upstream.kill('SIGKILL');
+    expect(await unannotated).toMatch(/the server stopped while tool "slow" was running: the outcome is unknown/);
+    expect(Date.now() - killedAt).toBeLessThan(1000);
+    await killed;
+    await upstream.start(2);
+    expect(textOf(await read)).toBe('v2');
+  }, 60_000);
+});
+
 describe('bridge as a child process', () => {
-  it('exits when stdin closes and writes only protocol frames to stdout', async () => {
+  it('answers ping before initialize, exits when stdin closes, and writes only protocol frames to stdout', async () => {
     const child = spawn(process.execPath, [BIN, 'bridge', 'http://127.0.0.1:9/mcp'], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' })}\n`);
     child.stdin!.end();
     expect((await exited(child)).code).toBe(0);
-    for (const line of out.split('\n').filter(Boolean)) expect(JSON.parse(line)).toMatchObject({ jsonrpc: '2.0' });
+    // The whole of stdout, line by line: an empty output (no answer) or any stray text fails here.
+    expect(out.split('\n')).toEqual([JSON.stringify({ jsonrpc: '2.0', id: 1, result: {} }), '']);
   });
 
   it('rejects a bad URL in one line with exit 2', async () => {
