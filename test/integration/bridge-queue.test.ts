@@ -60,6 +60,35 @@ describe('bridge queue while the upstream is down', () => {
     }
   });
 
+  it('with hold: false, answers a request at once while the upstream is unavailable, and relays again once it is back', async () => {
+    const port = await freePort();
+    let manager = await upstream(port);
+    // A long deadline: an answer that comes quickly cannot be the queue's.
+    const { bridge, stdin, send, answer, logs } = library(`http://127.0.0.1:${port}/mcp`, { hold: false, queueTimeoutMs: 60_000 });
+    await bridge.start();
+    try {
+      send({ id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'lib', version: '1' } } });
+      expect((await answer(1)).result).toBeDefined();
+      send({ method: 'notifications/initialized' });
+
+      await manager.close();
+      await waitFor(() => logs.some((l) => l.startsWith('upstream lost')), 'the bridge to notice');
+      const sentAt = Date.now();
+      send({ id: 2, method: 'tools/list' });
+      expect((await answer(2)).error?.message).toMatch(/the upstream MCP server is unavailable \(.*\); tools\/list was not sent, and this bridge holds no requests/);
+      expect(Date.now() - sentAt).toBeLessThan(2000);
+
+      manager = await upstream(port);
+      await waitFor(() => logs.some((l) => l.startsWith('upstream reconnected')), 'the bridge to reconnect', 20_000);
+      send({ id: 3, method: 'tools/list' });
+      expect((await answer(3)).result).toMatchObject({ tools: expect.any(Array) });
+    } finally {
+      stdin.end();
+      await bridge.closed;
+      await manager.close();
+    }
+  });
+
   it('answers ping itself and refuses other requests before initialize', async () => {
     const { bridge, stdin, send, answer } = library('http://127.0.0.1:9/mcp');
     await bridge.start();
