@@ -6,8 +6,7 @@ export type { TransportConfig, TransportConfigOptions, TransportMode } from './c
 export { McpTransportError, ConfigError, LifecycleError } from './errors.js';
 export type { ErrorCode, ConfigProblem } from './errors.js';
 export { createLogger, LOG_LEVELS } from './log.js';
-export type { Logger, LogLevel } from './log.js';
+export type { Logger, LogLevel, LogStream } from './log.js';
 export { SessionMultiplexer } from './sessions/multiplex.js';
 export { MemorySessionStore, FileSessionStore } from './sessions/store.js';
-export type { SessionStore, StoredSession } from './sessions/store.js';
-export type { SessionKind } from './sessions/registry.js';
+export type { SessionKind, SessionStore, StoredSession } from './sessions/store.js';

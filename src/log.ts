@@ -12,11 +12,19 @@ export interface Logger {
 }
 
 /**
+ * Where a logger writes: anything with a `write(text)` method, such as `process.stderr`. Structural, so
+ * the public types do not need `@types/node`.
+ */
+export interface LogStream {
+  write(chunk: string): unknown;
+}
+
+/**
  * Create a logger writing `[mcp-http-transport] level: message` lines to `stream`.
  * @param level messages below this level are dropped
  * @param stream defaults to `process.stderr`
  */
-export function createLogger(level: LogLevel, stream: NodeJS.WritableStream = process.stderr): Logger {
+export function createLogger(level: LogLevel, stream: LogStream = process.stderr): Logger {
   const rank = LOG_LEVELS.indexOf(level);
   const at = (l: LogLevel) =>
     LOG_LEVELS.indexOf(l) <= rank

@@ -17,9 +17,6 @@ export type LiveSession = (
   readonly principal?: string;
 };
 
-/** The kinds of session: Streamable HTTP (`/mcp`) or legacy SSE (`/sse`). */
-export type SessionKind = LiveSession['kind'];
-
 /** Live sessions by id. Transports remove themselves when they close. */
 export class SessionRegistry {
   private readonly sessions = new Map<string, LiveSession>();

@@ -1,7 +1,12 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { InitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { SessionKind } from './registry.js';
+
+/**
+ * The kinds of session: Streamable HTTP (`/mcp`) or legacy SSE (`/sse`). Declared here, apart from the
+ * registry, so that the public types never reach the SDK's Node-typed HTTP transports.
+ */
+export type SessionKind = 'streamable' | 'sse';
 
 /** What is kept of a session so that a new server process can restore it. No tokens, no messages. */
 export interface StoredSession {
