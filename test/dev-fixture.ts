@@ -9,25 +9,29 @@ export { freePort, portIsFree } from './helpers.js';
 export const BIN = join(ROOT, 'bin', 'mcp-http-transport.js');
 const LIB = pathToFileURL(join(ROOT, 'dist', 'index.js')).href;
 
-/** The user's server, version `v`: one McpServer per session (a factory), so `whoami` is per client. */
+/**
+ * The user's server, version `v`: one McpServer per session (a factory), so `whoami` is per client.
+ * `slow` (no annotations) and `slow-read` (`readOnlyHint: true`) take SLOW_MS (3 s by default) and say
+ * on stderr when they start, so a test knows a call is in flight.
+ */
 export function serverSource(v: number): string {
   return `import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { serve } from '${LIB}';
 const VERSION: string = 'v${v}';
+const SLOW_MS = Number(process.env.SLOW_MS ?? 3000);
 function build() {
   const server = new McpServer({ name: 'dev-fixture', version: VERSION });
   server.registerTool('version', {}, async () => ({ content: [{ type: 'text', text: VERSION }] }));
   server.registerTool('whoami', {}, async () => ({ content: [{ type: 'text', text: JSON.stringify(server.server.getClientVersion() ?? null) }] }));
-  // v1 of these never answers, so that a call is surely in flight when the test kills the server.
   server.registerTool('slow', {}, async () => {
     process.stderr.write('entered slow\\n');
-    if (VERSION === 'v1') await new Promise(() => {});
+    await new Promise((r) => setTimeout(r, SLOW_MS));
     return { content: [{ type: 'text', text: VERSION }] };
   });
-  server.registerPrompt('slow-prompt', {}, async () => {
-    process.stderr.write('entered slow-prompt\\n');
-    if (VERSION === 'v1') await new Promise(() => {});
-    return { messages: [{ role: 'user', content: { type: 'text', text: VERSION } }] };
+  server.registerTool('slow-read', { annotations: { readOnlyHint: true } }, async () => {
+    process.stderr.write('entered slow-read\\n');
+    await new Promise((r) => setTimeout(r, SLOW_MS));
+    return { content: [{ type: 'text', text: VERSION + ' pid ' + process.pid }] };
   });
   return server;
 }

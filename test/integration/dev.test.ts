@@ -1,15 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ROOT, connectClient, exited, stop, textOf, waitFor, within, type Kind } from '../helpers.js';
 import { BIN, alive, freePort, portIsFree, project } from '../dev-fixture.js';
 
-function startDev(dir: string, port: number, command: string[]): ChildProcess & { err: () => string; out: () => string } {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MCP_')));
+const WRAPPER = join(ROOT, 'scripts', 'mcp-server-wrapper.sh');
+const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k, v]) => !k.startsWith('MCP_') && v !== undefined)) as Record<string, string>;
+
+type Dev = ChildProcess & { err: () => string; out: () => string };
+
+function startDev(dir: string, port: number, command: string[], env: Record<string, string> = {}): Dev {
   const child = spawn(process.execPath, [BIN, 'dev', '--no-bridge', '--port', String(port), '--host', '127.0.0.1', '--watch', 'src', '--', ...command], {
     cwd: dir,
-    env,
+    env: { ...cleanEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -19,15 +24,84 @@ function startDev(dir: string, port: number, command: string[]): ChildProcess & 
   return Object.assign(child, { err: () => err, out: () => out });
 }
 
+const count = (text: string, pattern: RegExp) => (text.match(pattern) ?? []).length;
+const healthPid = async (base: string) => ((await (await fetch(`${base}/health`)).json()) as { pid: number }).pid;
+
+/** Lines that must never appear: a crash of working code, a port fight, or the server's internal chatter. */
+const NOISE = /crashed|in use|PORT_IN_USE|listening on http|shutting down|stopped unexpectedly/;
+
+/**
+ * Call `version` in a loop on every client (bounded in count and time), remembering when each version
+ * was first seen and every failure.
+ */
+function pollVersions(clients: Client[]) {
+  const firstSeen = clients.map(() => new Map<string, number>());
+  const failures: string[] = [];
+  let running = true;
+  const loops = clients.map(async (client, c) => {
+    const deadline = Date.now() + 150_000;
+    for (let i = 0; running && i < 20_000 && Date.now() < deadline; i++) {
+      try {
+        const v = textOf(await client.callTool({ name: 'version' }));
+        if (!firstSeen[c]!.has(v)) firstSeen[c]!.set(v, Date.now());
+      } catch (error) {
+        failures.push(`client ${c}: ${(error as Error).message}`);
+      }
+    }
+  });
+  return {
+    firstSeen,
+    failures,
+    seenByAll: (v: string) => firstSeen.every((m) => m.has(v)),
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+/**
+ * Five saves, each while a 3 s `slow` call is in flight on every client. Every slow call must come back
+ * from the code that took it; the new code must answer within 2 s of each save; no other call fails.
+ */
+async function savesDuringLongCalls(clients: Client[], write: (v: number) => void, err: () => string, base?: string) {
+  await Promise.all(clients.map((c) => c.listTools()));
+  const poll = pollVersions(clients);
+  await waitFor(() => poll.seenByAll('v1'), 'every client to see v1', 30_000);
+  const latencies: number[] = [];
+  for (let v = 2; v <= 6; v++) {
+    const oldPid = base ? await healthPid(base) : undefined;
+    const entered = count(err(), /entered slow\n/g);
+    let settled = false;
+    const slow = clients.map((c) => c.callTool({ name: 'slow' }));
+    void Promise.allSettled(slow).then(() => (settled = true));
+    await waitFor(() => count(err(), /entered slow\n/g) === entered + clients.length, `the slow calls before save ${v - 1} to be running`);
+    const savedAt = Date.now();
+    write(v);
+    await waitFor(() => poll.seenByAll(`v${v}`), `every client to see v${v}`, 30_000);
+    latencies.push(Math.max(...poll.firstSeen.map((m) => m.get(`v${v}`)!)) - savedAt);
+    // While it still runs the slow calls, the old process must be alive: nothing stopped it early.
+    if (oldPid !== undefined && !settled) expect(alive(oldPid)).toBe(true);
+    expect((await Promise.all(slow)).map(textOf)).toEqual(clients.map(() => `v${v - 1}`));
+    // Once drained, the old process exits by itself.
+    if (oldPid !== undefined) await waitFor(() => !alive(oldPid), `the v${v - 1} process to exit after draining`);
+  }
+  await poll.stop();
+  expect(poll.failures).toEqual([]);
+  for (const latency of latencies) expect(latency).toBeLessThan(2000);
+  expect(err()).not.toMatch(NOISE);
+  return latencies;
+}
+
 describe.each([
   ['JavaScript (node server.mjs)', 'mjs', ['node', 'src/server.mjs']],
   ['TypeScript (tsx server.ts)', 'ts', ['tsx', 'src/server.ts']],
 ] as const)('mcp-http-transport dev, %s', (_name, ext, command) => {
-  let dev: ReturnType<typeof startDev> | undefined;
+  let dev: Dev | undefined;
   const clients: Client[] = [];
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
-    // Stopped as a user would (SIGTERM), so that dev stops nodemon's whole tree.
+    // Stopped as a user would (SIGTERM), so that dev stops every process it started.
     if (dev && dev.exitCode === null && dev.signalCode === null) {
       dev.kill('SIGTERM');
       if ((await within(exited(dev), 10_000)) === 'timed out') await stop(dev);
@@ -46,126 +120,203 @@ describe.each([
     return { ...fixture, port, base, kinds };
   }
 
-  it('keeps a Streamable HTTP and an SSE client working through 5 edits: new code each time, 0 failed calls', async () => {
-    // Each edit restarts a real server process (tsx: ~0.5 s); the run is bounded by the waits below.
+  it('saves during 3 s calls: each call finishes on the old code, the new code answers within 2 s, no call fails', async () => {
     const { write, port, base, kinds } = await startWithClients('dev');
+    await savesDuringLongCalls(clients, write, () => dev!.err(), base);
 
-    // Both clients call in loops, bounded in count and time, while the file changes under them.
-    const seen = kinds.map(() => new Set<string>());
-    const failures: string[] = [];
-    let calls = 0;
-    let running = true;
-    const loops = clients.map(async (client, c) => {
-      const deadline = Date.now() + 120_000;
-      for (let i = 0; running && i < 5000 && Date.now() < deadline; i++) {
-        try {
-          seen[c]!.add(textOf(await client.callTool({ name: 'version' })));
-          calls++;
-        } catch (error) {
-          failures.push(`${kinds[c]}: ${(error as Error).message}`);
-        }
-      }
-    });
-
-    await waitFor(() => seen.every((s) => s.has('v1')), 'both clients to see v1');
-    for (let v = 2; v <= 6; v++) {
-      write(v);
-      await waitFor(() => seen.every((s) => s.has(`v${v}`)), `both clients to see v${v}`, 30_000);
-    }
-    running = false;
-    await Promise.all(loops);
-
-    expect(failures).toEqual([]);
-    expect(calls).toBeGreaterThan(10);
-    for (const s of seen) expect([...s]).toEqual(['v1', 'v2', 'v3', 'v4', 'v5', 'v6']);
-    // The restarted server still knows each client by its own initialize.
+    // The new process still knows each client by its own initialize.
     for (const [c, client] of clients.entries()) {
       expect(JSON.parse(textOf(await client.callTool({ name: 'whoami' })))).toEqual({ name: `dev-${kinds[c]}`, version: '1.2.3' });
     }
-    expect((dev!.err().match(/reloaded in \d+ ms · 2 sessions restored/g) ?? []).length).toBe(5);
+    expect(count(dev!.err(), /reloaded in \d+ ms · 2 sessions restored\n/g)).toBe(5);
     expect(dev!.out()).toBe('');
 
-    // Stopping dev stops everything it started and frees the port.
-    const serverPid = ((await (await fetch(`${base}/health`)).json()) as { pid: number }).pid;
+    // Stopping dev stops everything it started, frees the port, and says so.
+    const serverPid = await healthPid(base);
     await Promise.all(clients.splice(0).map((c) => c.close()));
     dev!.kill('SIGTERM');
     expect((await exited(dev!)).code).toBe(143);
     expect(await portIsFree(port)).toBe(true);
-    expect(() => process.kill(serverPid, 0)).toThrow();
+    expect(alive(serverPid)).toBe(false);
+    expect(dev!.err().trimEnd().split('\n').at(-1)).toBe('mcp-http-transport dev: stopped');
   }, 180_000);
 
-  it('after a crash (SIGKILL) mid-call: side-effecting calls fail at once, safe ones are retried on the new code', async () => {
-    const { write, base } = await startWithClients('crash');
-    const serverPid = ((await (await fetch(`${base}/health`)).json()) as { pid: number }).pid;
-
-    const tools = clients.map((c) => c.callTool({ name: 'slow' }).then(() => 'answered', (e: Error) => e.message));
-    const prompts = clients.map((c) => c.getPrompt({ name: 'slow-prompt' }));
-    await waitFor(() => (dev!.err().match(/entered slow\n/g) ?? []).length === 2 && (dev!.err().match(/entered slow-prompt/g) ?? []).length === 2, 'all four calls in flight');
+  it('SIGKILL of the server mid-call: a read-only tool call is answered by the new process, an unannotated one fails within 1 s', async () => {
+    const { base } = await startWithClients('crash');
+    await Promise.all(clients.map((c) => c.listTools())); // as clients do: the annotations come from here
+    const serverPid = await healthPid(base);
+    const reads = clients.map((c) => c.callTool({ name: 'slow-read' }));
+    const writes = clients.map((c) => c.callTool({ name: 'slow' }).then(() => 'answered', (e: Error) => e.message));
+    await waitFor(() => count(dev!.err(), /entered slow\n/g) === 2 && count(dev!.err(), /entered slow-read\n/g) === 2, 'all four calls in flight');
+    const killedAt = Date.now();
     process.kill(serverPid, 'SIGKILL');
 
-    // Before any restart: the tool calls have already failed, with a message that says why.
-    for (const message of await Promise.all(tools)) {
-      expect(message).toMatch(/server restarted while tools\/call was running; it was not retried because it may have side effects/);
+    const failed = await Promise.all(writes);
+    expect(Date.now() - killedAt).toBeLessThan(1000);
+    for (const message of failed) {
+      expect(message).toMatch(/tool "slow" was running: the outcome is unknown \(it may or may not have run\)/);
     }
-    await waitFor(() => dev!.err().includes('the server crashed'), 'the crash to be reported');
-    write(2); // nodemon restarts after a crash on the next save
-    const answers = await Promise.all(prompts);
-    expect(answers.map((a) => (a.messages[0]!.content as { text: string }).text)).toEqual(['v2', 'v2']);
+    const answers = (await Promise.all(reads)).map(textOf);
+    const newPid = await healthPid(base);
+    expect(newPid).not.toBe(serverPid);
+    expect(answers).toEqual([`v1 pid ${newPid}`, `v1 pid ${newPid}`]);
+    expect(dev!.err()).toMatch(/stopped unexpectedly; starting it again/);
+    expect(dev!.err()).toMatch(/restarted in \d+ ms · 2 sessions restored/);
   }, 120_000);
 
-  it('reports a syntax error clearly, holds calls meanwhile, and recovers on the next good save', async () => {
-    const { dir, file, write } = project(ext);
-    const port = await freePort();
-    dev = startDev(dir, port, [...command]);
-    await waitFor(() => dev!.err().includes('ready in'), 'dev to be ready', 30_000);
-    const client = await connectClient(`http://127.0.0.1:${port}`, 'streamable', 'syntax');
-    clients.push(client);
+  it('a save with a syntax error: the old code keeps answering; the next good save brings the new code', async () => {
+    const { file, write } = await startWithClients('syntax');
+    const poll = pollVersions(clients);
+    await waitFor(() => poll.seenByAll('v1'), 'every client to see v1', 30_000);
     writeFileSync(file, 'export const = ;\n');
-    await waitFor(() => dev!.err().includes('the server crashed'), 'the crash to be reported', 30_000);
-    expect(dev.err()).toMatch(/SyntaxError|ERROR: Expected/);
-    const held = client.callTool({ name: 'version' });
+    await waitFor(() => dev!.err().includes('failed to start'), 'the failed start to be reported', 30_000);
+    const failedLine = dev!.err().split('\n').find((l) => l.includes('failed to start'))!;
+    expect(failedLine).toMatch(/SyntaxError|ERROR: /);
+    expect(failedLine).toContain('src/server.');
+    expect(failedLine).toContain('the previous version keeps serving');
+    // Calls made after the failure are answered by the old code, at once.
+    const before = Date.now();
+    expect(textOf(await clients[0]!.callTool({ name: 'version' }))).toBe('v1');
+    expect(Date.now() - before).toBeLessThan(1000);
     write(3);
-    expect(textOf(await held)).toBe('v3');
+    await waitFor(() => poll.seenByAll('v3'), 'every client to see v3', 30_000);
+    await poll.stop();
+    expect(poll.failures).toEqual([]);
+    // Timed from the save that fixed it, not the one that broke it.
+    expect(dev!.err()).toMatch(/reloaded in \d+ ms/);
+    expect(Number(/reloaded in (\d+) ms/.exec(dev!.err())![1])).toBeLessThan(10_000);
   }, 120_000);
+});
 
-  it('bridges stdio when a client launches it: one session across a reload, and a clean exit when stdin closes', async () => {
-    const { dir, write } = project(ext);
+describe('mcp-http-transport dev through the wrapper, with a stdio client (Claude Desktop)', () => {
+  it('saves during 3 s calls: one session, every slow call answered by the old code, new code within 2 s', async () => {
+    const { dir, write } = project('mjs');
     const port = await freePort();
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => !k.startsWith('MCP_') && v !== undefined)) as Record<string, string>;
     const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [BIN, 'dev', '--port', String(port), '--host', '127.0.0.1', '--watch', 'src', '--', ...command],
+      command: WRAPPER,
+      args: ['node', 'src/server.mjs'],
       cwd: dir,
-      env,
+      env: { ...cleanEnv(), MCP_DEV_MODE: '1', MCP_HTTP_PORT: String(port), MCP_HTTP_HOST: '127.0.0.1', MCP_WATCH: 'src' },
       stderr: 'pipe',
     });
     let err = '';
     transport.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     const client = new Client({ name: 'desktop-like', version: '0.1.0' });
+    const clientErrors: string[] = [];
+    client.onerror = (error) => clientErrors.push(error.message);
     await client.connect(transport);
     const devPid = transport.pid!;
-    expect(textOf(await client.callTool({ name: 'version' }))).toBe('v1');
-    const serverPid = ((await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { pid: number }).pid;
-    write(2);
-    await waitFor(() => err.includes('reloaded in'), 'the reload', 30_000);
-    expect(textOf(await client.callTool({ name: 'version' }))).toBe('v2');
-    expect(JSON.parse(textOf(await client.callTool({ name: 'whoami' })))).toEqual({ name: 'desktop-like', version: '0.1.0' });
-    const newServerPid = ((await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { pid: number }).pid;
-    expect(newServerPid).not.toBe(serverPid);
-
-    await client.close(); // closes the dev command's stdin
+    try {
+      await savesDuringLongCalls([client], write, () => err, `http://127.0.0.1:${port}`);
+      expect(JSON.parse(textOf(await client.callTool({ name: 'whoami' })))).toEqual({ name: 'desktop-like', version: '0.1.0' });
+      // Each answer reached the client exactly once.
+      expect(clientErrors.filter((m) => /unknown message ID/i.test(m))).toEqual([]);
+    } finally {
+      await client.close(); // closes dev's stdin
+    }
     await waitFor(() => !alive(devPid), 'dev to exit when stdin closes', 10_000);
-    expect(alive(newServerPid)).toBe(false);
     expect(await portIsFree(port)).toBe(true);
+  }, 180_000);
+});
+
+describe('mcp-http-transport dev: the stop reaches the real server through wrappers', () => {
+  it.each([
+    ['sh -c', ['sh', '-c', 'node src/server.mjs']],
+    ['npm start (npm → sh → node)', ['npm', 'start', '--silent']],
+  ])('%s: the old server drains its call, then exits; dev stops the rest', async (_name, command) => {
+    const { dir, write } = project('mjs');
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ ...pkg, scripts: { start: 'node src/server.mjs' } }));
+    const port = await freePort();
+    const dev = startDev(dir, port, command);
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor(() => dev.err().includes('ready in'), 'dev to be ready', 30_000);
+    const c2 = await connectClient(base, 'streamable', 'chain');
+    try {
+      const oldPid = await healthPid(base);
+      const version = textOf(await c2.callTool({ name: 'version' }));
+      const next = Number(version.slice(1)) + 1;
+      const entered = count(dev.err(), /entered slow\n/g);
+      const slow = c2.callTool({ name: 'slow' });
+      await waitFor(() => count(dev.err(), /entered slow\n/g) === entered + 1, 'the slow call to be running');
+      write(next);
+      await waitFor(async () => textOf(await c2.callTool({ name: 'version' })) === `v${next}`, 'the new code', 30_000);
+      expect(alive(oldPid)).toBe(true);
+      expect(textOf(await slow)).toBe(version);
+      await waitFor(() => !alive(oldPid), 'the old server to exit after draining');
+      const newPid = await healthPid(base);
+      await c2.close();
+      dev.kill('SIGTERM');
+      expect((await exited(dev)).code).toBe(143);
+      expect(alive(newPid)).toBe(false);
+      expect(await portIsFree(port)).toBe(true);
+    } finally {
+      await c2.close();
+      await stop(dev);
+    }
   }, 120_000);
+});
+
+describe('mcp-http-transport dev: lifecycle and usage', () => {
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const)('a server that exits at once: dev says so in one line, and %s stops dev at once', async (signal, code) => {
+    const dir = project('mjs').dir;
+    const port = await freePort();
+    const dev = startDev(dir, port, ['node', '-e', 'process.exit(1)']);
+    try {
+      await waitFor(() => dev.err().includes('failed to start'), 'the failed start to be reported', 30_000);
+      expect(dev.err()).toMatch(/the server failed to start: .* · nothing is serving yet/);
+      dev.kill(signal);
+      expect(await within(exited(dev), 5000)).toEqual({ code, signal: null });
+      expect(await portIsFree(port)).toBe(true);
+      expect(dev.err()).toMatch(/stopped\n$/);
+    } finally {
+      await stop(dev);
+    }
+  }, 60_000);
 
   it('leaves nothing behind even when dev itself is killed with SIGKILL', async () => {
-    const { base } = await startWithClients('orphan');
-    const serverPid = ((await (await fetch(`${base}/health`)).json()) as { pid: number }).pid;
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    dev!.kill('SIGKILL');
-    await exited(dev!);
-    // The orphan guard inside nodemon notices and stops the tree, server included.
-    await waitFor(() => !alive(serverPid), 'the server to stop', 10_000);
+    const { dir } = project('mjs');
+    const port = await freePort();
+    const dev = startDev(dir, port, ['node', 'src/server.mjs']);
+    try {
+      await waitFor(() => dev.err().includes('ready in'), 'dev to be ready', 30_000);
+      const serverPid = await healthPid(`http://127.0.0.1:${port}`);
+      dev.kill('SIGKILL');
+      await exited(dev);
+      // The server's control connection to dev closes: it drains and exits by itself.
+      await waitFor(() => !alive(serverPid), 'the server to stop', 10_000);
+    } finally {
+      await stop(dev);
+    }
   }, 60_000);
+
+  it.each([
+    ['--watch srcc', ['--watch', 'srcc'], {}, /--watch srcc: .*srcc does not exist/],
+    ['MCP_WATCH=srcc', [], { MCP_WATCH: 'srcc' }, /MCP_WATCH=srcc: .*srcc does not exist/],
+  ] as const)('a missing watch path (%s) is one line naming it, exit 2', async (_name, args, env, message) => {
+    const { dir } = project('mjs');
+    const { spawnSync } = await import('node:child_process');
+    const result = spawnSync(process.execPath, [BIN, 'dev', '--no-bridge', ...args, '--', 'node', 'src/server.mjs'], { cwd: dir, env: { ...cleanEnv(), ...env }, encoding: 'utf8' });
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(message)]);
+  });
+
+  it('a busy --port is named as --port', async () => {
+    const { dir } = project('mjs');
+    const { createServer } = await import('node:net');
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const { spawnSync } = await import('node:child_process');
+      const result = spawnSync(process.execPath, [BIN, 'dev', '--no-bridge', '--host', '127.0.0.1', '--port', String(port), '--', 'node', 'src/server.mjs'], { cwd: dir, env: cleanEnv(), encoding: 'utf8' });
+      expect(result.status).toBe(2);
+      expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`port ${port} is already in use .* set --port to a free port`))]);
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
+  });
 });
