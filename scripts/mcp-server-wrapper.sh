@@ -9,7 +9,7 @@
 # Without MCP_DEV_MODE: exec the server in stdio mode (no extra process).
 # With MCP_DEV_MODE=1: run `mcp-http-transport dev`, which restarts the server on every save while
 #   this process stays a stdio MCP endpoint (through the reconnecting bridge) on one session.
-#   MCP_WATCH (comma list, default: the project dir) becomes --watch; dev reads MCP_HTTP_PORT,
+#   dev reads MCP_WATCH (comma list, default: the project dir), MCP_HTTP_PORT,
 #   MCP_HTTP_HOST and the other MCP_* settings from the environment (and the project's .env) itself.
 #
 # Only MCP frames ever reach stdout; this script's own messages go to stderr.
@@ -49,17 +49,10 @@ case "${MCP_DEV_MODE:-}" in
     ;;
 esac
 
-# dev [options] -- <server command...>, built by prepending to the server command. MCP_HTTP_PORT and
-# MCP_HTTP_HOST stay in the environment, where dev reads them (an error then names the variable the
-# user set, not a --port flag they never typed).
-set -- -- "$@"
-old_ifs=$IFS
-IFS=,
-for dir in ${MCP_WATCH:-.}; do
-  set -- --watch "$dir" "$@"
-done
-IFS=$old_ifs
-set -- dev --bridge "$@"
+# dev --bridge -- <server command...>. MCP_HTTP_PORT, MCP_HTTP_HOST and MCP_WATCH stay in the
+# environment, where dev reads them (an error then names the variable the user set, not a flag they
+# never typed); dev watches the project directory when MCP_WATCH is unset.
+set -- dev --bridge -- "$@"
 
 # Prefer the project's own mcp-http-transport, then the package this script ships in.
 if command -v mcp-http-transport >/dev/null 2>&1; then
