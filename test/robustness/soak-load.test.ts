@@ -52,7 +52,10 @@ describe('soak and load', () => {
       expect(opened).toBe(SOAK_SESSIONS); // not cut short by the deadline
       await waitFor(() => handles() <= baseline.handles, 'open handles to return to baseline');
       const growth = { heap: heapAfterGc() - baseline.heap, rss: process.memoryUsage().rss - baseline.rss };
-      process.stderr.write(`soak: heap ${(growth.heap / 1024).toFixed(0)} KiB, RSS ${(growth.rss / 1048576).toFixed(1)} MiB over ${SOAK_SESSIONS + SOAK_SSE} sessions\n`);
+      const mib = (bytes: number) => `${bytes < 0 ? '-' : '+'}${(Math.abs(bytes) / 1048576).toFixed(1)} MiB`;
+      process.stderr.write(
+        `soak: ${SOAK_SESSIONS + SOAK_SSE} sessions; JS heap after GC ${mib(growth.heap)} (bound ${HEAP_BOUND / 1048576} MiB); RSS ${mib(growth.rss)} (bound ${RSS_BOUND / 1048576} MiB)\n`,
+      );
       expect(growth.heap).toBeLessThan(HEAP_BOUND);
       expect(growth.rss).toBeLessThan(RSS_BOUND);
     } finally {
