@@ -52,11 +52,13 @@ type HandledSignal = 'SIGINT' | 'SIGTERM' | 'SIGUSR2';
 
 /**
  * Serves an existing MCP server over stdio or HTTP (Streamable HTTP at `/mcp`, legacy SSE at `/sse`),
- * as the options and environment choose.
+ * as the options and environment choose. A server's `main` usually wants `serve()` instead, which
+ * turns a startup failure into one line on stderr and an exit code; `start()` rejects, and leaves
+ * that to the caller.
  *
  * ```ts
  * const transport = new MCPTransportManager({ server });
- * await transport.start();
+ * await transport.start();   // rejects with a ConfigError (one-line message) for bad configuration
  * ```
  */
 export class MCPTransportManager {
