@@ -124,7 +124,7 @@ const SETTLE_MS = 30;
 export async function runDev(options: DevOptions): Promise<number> {
   const cwd = process.cwd();
   const watch = watchedPaths(options, cwd);
-  const config = loadConfig({ transportMode: 'http', port: options.port, host: options.host, logLevel: options.verbose ? 'debug' : undefined });
+  const config = asFlags(() => loadConfig({ transportMode: 'http', port: options.port, host: options.host, logLevel: options.verbose ? 'debug' : undefined }));
   const log = createLogger(config.logLevel);
   const say = (line: string) => process.stderr.write(`mcp-http-transport dev: ${line}\n`);
   const startedAt = Date.now();
@@ -232,6 +232,20 @@ export async function runDev(options: DevOptions): Promise<number> {
   await supervisor.close();
   say('stopped');
   return exitCode;
+}
+
+/** Run `load`, naming `--host`/`--port` in its errors where the user gave a flag rather than a variable. */
+function asFlags<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const flag: Record<string, string> = { host: '--host', port: '--port' };
+    throw new ConfigError(
+      error.problems.map((p) => (flag[p.source] ? { ...p, source: flag[p.source]!, message: p.message.replace(new RegExp(`^${p.source}=`), `${flag[p.source]} `).replace('MCP_HTTP_PORT', '--port') } : p)),
+      { cause: error },
+    );
+  }
 }
 
 /** The paths to watch, made absolute; a missing one is an error naming it as the user wrote it. */

@@ -304,6 +304,13 @@ describe('mcp-http-transport dev: lifecycle and usage', () => {
     expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(message)]);
   });
 
+  it('a bad --host is named as --host', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const result = spawnSync(process.execPath, [BIN, 'dev', '--no-bridge', '--host', 'localhost:3000', '--', 'node', 'src/server.mjs'], { cwd: project('mjs').dir, env: cleanEnv(), encoding: 'utf8' });
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^mcp-http-transport: --host localhost:3000 is not a host: .* put the port in --port$/)]);
+  });
+
   it('a busy --port is named as --port', async () => {
     const { dir } = project('mjs');
     const { createServer } = await import('node:net');
