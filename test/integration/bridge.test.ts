@@ -87,12 +87,15 @@ describe.each([
     })();
 
     for (let v = 2; v <= RESTARTS + 1; v++) {
-      const slow = client.callTool({ name: 'slow' }).then(
+      let accepted = false;
+      const slow = client.callTool({ name: 'slow' }, undefined, { onprogress: () => (accepted = true) }).then(
         () => 'answered',
         (e: Error) => e.message,
       );
       const read = client.getPrompt({ name: 'slow-prompt', arguments: { hangOn: `v${v - 1}` } });
-      await waitFor(() => upstream!.err.includes('entered slow\n') && upstream!.err.includes('entered slow-prompt'), 'the slow calls to be running');
+      // Progress, not "entered slow": only once the bridge has the call's response stream was it surely
+      // accepted (else it was never started, as far as the bridge can tell, and it is rightly re-sent).
+      await waitFor(() => accepted && upstream!.err.includes('entered slow-prompt'), 'the slow calls to be running');
       const before = listChanged;
       await upstream.kill(v % 2 === 0 ? 'SIGTERM' : 'SIGKILL');
       const from = Date.now();
@@ -140,11 +143,12 @@ describe.each([
     expect(tools.find((t) => t.name === 'slow')?.annotations).toBeUndefined();
 
     const read = client.callTool({ name: 'slow-read', arguments: { hangOn: 'v1' } });
-    const unannotated = client.callTool({ name: 'slow' }).then(
+    let accepted = false;
+    const unannotated = client.callTool({ name: 'slow' }, undefined, { onprogress: () => (accepted = true) }).then(
       () => 'answered',
       (e: Error) => e.message,
     );
-    await waitFor(() => upstream!.err.includes('entered slow\n') && upstream!.err.includes('entered slow-read'), 'both calls to be running');
+    await waitFor(() => accepted && upstream!.err.includes('entered slow-read'), 'both calls to be running');
     const killedAt = Date.now();
     const killed = upstream.kill('SIGKILL');
     expect(await unannotated).toMatch(/the server stopped while tool "slow" was running: the outcome is unknown/);
