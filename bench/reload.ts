@@ -2,9 +2,11 @@
  * Reload: from file save to the first call answered by the new code. Variants, interleaved:
  * bare nodemon restarting the same server (polled with fresh stateless requests), nodemon with a
  * client through mcp-remote 0.15, and `mcp-http-transport dev` with one SDK client straight over HTTP
- * and one through the stdio bridge.
+ * and one through the stdio bridge; and "save during a 3 s call": dev with one SDK client that starts a
+ * 3 s tool call before each save, which must still be answered by the old code.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -29,13 +31,27 @@ export interface ReloadRow {
   p50: number;
   p95: number;
   failedCalls: number;
+  /** The save-during-a-call row only: its p50 minus the plain dev p50 (same lang, same run). */
+  p50MinusDevP50?: number;
 }
+
+/** The plain dev variant, and the one that saves while a 3 s call is in flight (compared against it). */
+export const DEV_VARIANT = 'mcp-http-transport dev';
+export const SLOW_VARIANT = 'dev, save during a 3 s call';
+/** How long the in-flight call takes: the workload, not a wait. */
+const SLOW_MS = 3000;
 
 function source(v: number): string {
   return `import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { serve } from '${pathToFileURL(join(ROOT, 'dist', 'index.js')).href}';
 const server = new McpServer({ name: 'reload-bench', version: '1.0.0' });
 server.registerTool('version', {}, async () => ({ content: [{ type: 'text', text: 'v${v}' }] }));
+// No annotations: a call interrupted by a restart is not re-sent, so it must finish on the old process.
+server.registerTool('slow', {}, async () => {
+  process.stderr.write('entered slow\\n');
+  await new Promise((r) => setTimeout(r, ${SLOW_MS}));
+  return { content: [{ type: 'text', text: 'v${v}' }] };
+});
 await serve({ server });
 `;
 }
@@ -77,15 +93,24 @@ interface Variant {
   call: () => Promise<string>;
   /** Failures that count (a bare server is expected to refuse connections while it restarts). */
   countsFailures: boolean;
+  /**
+   * Save-during-a-call variants: start the slow call and resolve once the server is running it, with
+   * its outcome to come (the version text, or `error: …`).
+   */
+  startSlowCall?: () => Promise<{ outcome: Promise<string> }>;
   stop: () => Promise<void>;
 }
 
 /** One SDK client on one session: `callTool('version')` answers with the version text. */
-async function sessionClient(transport: Transport): Promise<{ call: () => Promise<string>; close: () => Promise<void> }> {
+async function sessionClient(transport: Transport): Promise<{ call: (tool?: string) => Promise<string>; close: () => Promise<void> }> {
   const client = new Client({ name: 'reload-bench', version: '1.0.0' });
   await client.connect(transport);
   return {
-    call: async () => ((await client.callTool({ name: 'version' }, undefined, { timeout: 10_000 })) as { content: { text: string }[] }).content[0]!.text,
+    call: async (tool = 'version') => {
+      const result = (await client.callTool({ name: tool }, undefined, { timeout: 10_000 })) as { content: { text: string }[]; isError?: boolean };
+      if (result.isError) throw new Error(`tool error: ${result.content[0]?.text}`);
+      return result.content[0]!.text;
+    },
     close: () => client.close(),
   };
 }
@@ -106,8 +131,14 @@ async function bareNodemon(lang: 'js' | 'ts', through: 'fresh requests' | 'mcp-r
   });
   const url = `http://127.0.0.1:${port}/mcp`;
   if (through === 'mcp-remote') {
-    await until(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status === 200, 'nodemon server to be ready');
-    const client = await sessionClient(stdioTo([MCP_REMOTE, url, '--transport', 'http-only']));
+    let client: Awaited<ReturnType<typeof sessionClient>>;
+    try {
+      await until(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status === 200, 'nodemon server to be ready');
+      client = await sessionClient(stdioTo([MCP_REMOTE, url, '--transport', 'http-only']));
+    } catch (error) {
+      killGroup(child);
+      throw error;
+    }
     return { name: 'nodemon + mcp-remote 0.15', write, call: client.call, countsFailures: true, stop: async () => (await client.close(), killGroup(child)) };
   }
   const call = async () => {
@@ -124,38 +155,124 @@ async function bareNodemon(lang: 'js' | 'ts', through: 'fresh requests' | 'mcp-r
   return { name: 'bare nodemon', write, call, countsFailures: false, stop: async () => killGroup(child) };
 }
 
-/** `mcp-http-transport dev`, with one client straight over HTTP or through the stdio bridge. */
-async function dev(lang: 'js' | 'ts', through: 'http' | 'bridge'): Promise<Variant> {
+/**
+ * `mcp-http-transport dev`, with one client straight over HTTP or through the stdio bridge; or straight
+ * over HTTP, starting a 3 s call before each save (`slow call`).
+ */
+async function dev(lang: 'js' | 'ts', through: 'http' | 'bridge' | 'slow call'): Promise<Variant> {
   const { dir, write, command } = project(lang);
   const port = await freePort();
   const child = spawnGroup([BIN, 'dev', '--no-bridge', '--port', String(port), '--host', '127.0.0.1', '--watch', 'src', '--', ...command], dir, baseEnv());
-  await until(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status === 200, 'dev to be ready');
-  const url = `http://127.0.0.1:${port}/mcp`;
-  const client = await sessionClient(through === 'http' ? new StreamableHTTPClientTransport(new URL(url)) : stdioTo([BIN, 'bridge', url]));
-  return {
-    name: through === 'http' ? 'mcp-http-transport dev' : 'dev + bridge (stdio client)',
-    write,
-    call: client.call,
-    countsFailures: true,
-    stop: async () => {
-      await client.close();
+  const name = through === 'http' ? DEV_VARIANT : through === 'bridge' ? 'dev + bridge (stdio client)' : SLOW_VARIANT;
+  const output = watchOutput(child, name);
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exit = once(child, 'exit', { signal: AbortSignal.timeout(10_000) }).catch(() => progress(`reload: ${name} (${lang}) did not exit within 10 s of SIGTERM`));
       child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await exit;
+    }
+    // dev stops its servers' groups itself; this reaps whatever it may have left in its own.
+    killGroup(child);
+  };
+  try {
+    await until(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status === 200, 'dev to be ready');
+    const url = `http://127.0.0.1:${port}/mcp`;
+    const client = await sessionClient(through === 'bridge' ? stdioTo([BIN, 'bridge', url]) : new StreamableHTTPClientTransport(new URL(url)));
+    const startSlowCall = async () => {
+      const before = output.entered;
+      const outcome = client.call('slow').catch((error: Error) => `error: ${error.message}`);
+      // The save must land while the old process is running the call: wait for it to say so.
+      await output.enteredAtLeast(before + 1, 10_000);
+      return { outcome };
+    };
+    return {
+      name,
+      write,
+      call: () => client.call(),
+      countsFailures: true,
+      ...(through === 'slow call' ? { startSlowCall } : {}),
+      stop: async () => {
+        await client.close().catch(() => undefined);
+        await stop();
+      },
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** A progress line about something odd, at most 5 per `key` (mcp-remote alone fails hundreds of calls). */
+const noted = new Map<string, number>();
+function note(key: string, message: string): void {
+  const n = (noted.get(key) ?? 0) + 1;
+  noted.set(key, n);
+  if (n <= 5) progress(`reload: ${message}${n === 5 ? ' (further ones not shown)' : ''}`);
+}
+
+/**
+ * Follow dev's stderr (its servers' output passes through it): count the slow tool's "entered slow"
+ * lines, and echo dev's own warnings (crashes, failed starts), which the bench should not hide.
+ */
+function watchOutput(child: ChildProcess, name: string): { readonly entered: number; enteredAtLeast: (n: number, timeoutMs: number) => Promise<void> } {
+  const events = new EventEmitter();
+  let entered = 0;
+  let partial = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (line === 'entered slow') {
+        entered++;
+        events.emit('entered');
+      } else if (/✗|crash|in use|EADDRINUSE|error/i.test(line)) {
+        note(`${name} output`, `${name} printed: ${line}`);
+      }
+    }
+  });
+  return {
+    get entered() {
+      return entered;
+    },
+    async enteredAtLeast(n, timeoutMs) {
+      const signal = AbortSignal.timeout(timeoutMs);
+      while (entered < n) {
+        await once(events, 'entered', { signal }).catch(() => {
+          throw new Error(`bench: ${name}: the slow call was not running within ${timeoutMs} ms`);
+        });
+      }
     },
   };
 }
 
-/** Save version `v`, then call every POLL_MS until the answer is `v`: the time from save to the first new answer. */
-async function reloadOnce(variant: Variant, v: number): Promise<{ ms: number; failures: number }> {
+/**
+ * Save version `v`, then call every POLL_MS until the answer is `v`: the time from save to the first new answer.
+ * `slowFailures`, for a variant with a call across the save: 1 if that call does not come back from the old code.
+ * It settles up to 3 s later; the caller awaits it before this variant's next save, so the other variants'
+ * reloads run meanwhile rather than the bench idling.
+ */
+async function reloadOnce(variant: Variant, v: number): Promise<{ ms: number; failures: number; slowFailures?: Promise<number> }> {
   let failures = 0;
+  const slow = await variant.startSlowCall?.();
   const start = performance.now();
   variant.write(v);
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      if ((await variant.call()) === `v${v}`) return { ms: performance.now() - start, failures };
-    } catch {
+      if ((await variant.call()) === `v${v}`) {
+        const ms = performance.now() - start;
+        // The call in flight at the save must come back from the old code (bounded by the client's 10 s timeout).
+        const slowFailures = slow?.outcome.then((answer) => {
+          if (answer === `v${v - 1}`) return 0;
+          note(`${variant.name} slow`, `${variant.name}: the 3 s call across save ${v - 1} answered ${JSON.stringify(answer)}, not "v${v - 1}"`);
+          return 1;
+        });
+        return { ms, failures, ...(slowFailures ? { slowFailures } : {}) };
+      }
+    } catch (error) {
       failures++;
+      if (variant.countsFailures) note(`${variant.name} failed`, `${variant.name}: a call failed during save ${v - 1}: ${(error as Error).message}`);
     }
     if (Date.now() > deadline) throw new Error(`bench: ${variant.name} never served v${v}`);
     // The same pace for every variant: a tight loop would steal CPU from the restarting server.
@@ -167,25 +284,35 @@ async function reloadOnce(variant: Variant, v: number): Promise<{ ms: number; fa
 export async function runReload(reloads: number, langs: readonly ('js' | 'ts')[] = ['js', 'ts']): Promise<ReloadRow[]> {
   const rows: ReloadRow[] = [];
   for (const lang of langs) {
-    progress(`reload (${lang}): starting bare nodemon, nodemon + mcp-remote, dev, dev + bridge`);
-    const variants = [await bareNodemon(lang, 'fresh requests'), await dev(lang, 'http'), await dev(lang, 'bridge'), await bareNodemon(lang, 'mcp-remote')];
+    progress(`reload (${lang}): starting bare nodemon, nodemon + mcp-remote, dev, dev + bridge, dev with a 3 s call across each save`);
+    const variants: Variant[] = [];
     try {
+      // One at a time, so that a failed start still stops the ones already running.
+      for (const start of [() => bareNodemon(lang, 'fresh requests'), () => dev(lang, 'http'), () => dev(lang, 'slow call'), () => dev(lang, 'bridge'), () => bareNodemon(lang, 'mcp-remote')]) variants.push(await start());
       for (const variant of variants) await until(async () => (await variant.call().catch(() => '')) === 'v1', `${variant.name} v1`);
       const samples = variants.map(() => [] as number[]);
       const failed = variants.map(() => 0);
+      // The outcome of each variant's last call across a save, still running (settles within the client's timeout).
+      const pending = variants.map(() => Promise.resolve(0));
       for (let i = 0; i < reloads; i++) {
         // Rotate which goes first, so none always runs on a machine still busy with another.
         const order = variants.map((_, k) => (k + i) % variants.length);
         for (const k of order) {
-          const { ms, failures } = await reloadOnce(variants[k]!, i + 2);
+          // One call across a save at a time: the previous one has come back before the next save.
+          failed[k]! += await pending[k]!;
+          pending[k] = Promise.resolve(0);
+          const { ms, failures, slowFailures } = await reloadOnce(variants[k]!, i + 2);
           samples[k]!.push(ms);
           if (variants[k]!.countsFailures) failed[k]! += failures;
+          if (slowFailures) pending[k] = slowFailures;
         }
         progress(`reload (${lang}): ${i + 1}/${reloads}`);
       }
-      variants.forEach((variant, k) =>
-        rows.push({ variant: variant.name, lang, samples: samples[k]!, p50: percentile(samples[k]!, 50), p95: percentile(samples[k]!, 95), failedCalls: failed[k]! }),
-      );
+      for (let k = 0; k < variants.length; k++) failed[k]! += await pending[k]!;
+      const mine = variants.map((variant, k): ReloadRow => ({ variant: variant.name, lang, samples: samples[k]!, p50: percentile(samples[k]!, 50), p95: percentile(samples[k]!, 95), failedCalls: failed[k]! }));
+      const plain = mine.find((r) => r.variant === DEV_VARIANT)!;
+      for (const row of mine) if (row.variant === SLOW_VARIANT) row.p50MinusDevP50 = row.p50 - plain.p50;
+      rows.push(...mine);
     } finally {
       await Promise.all(variants.map((v) => v.stop()));
     }
