@@ -208,11 +208,11 @@ class ReconnectingBridge implements Bridge {
         if (isJSONRPCRequest(message)) this.inflight.delete(message.id);
         return this.replyError(message, `the upstream MCP server answered HTTP ${status}: ${(error as Error).message}`);
       }
-      // No answer at all, unknown session (404) or shutting down (503): not processed. Both HTTP
-      // transports answer a POST's headers as soon as the message is dispatched, long before a tool
-      // finishes, so a POST that got no headers did not start one. A request stays in flight, not
-      // accepted, and lost() judges it 'unsent'; the requests that were running are judged as their
-      // streams break.
+      // Unknown session (404), shutting down (503) or refused: not processed, and lost() judges it
+      // 'unsent'. A connection that broke after the POST went out is another matter: the server may have
+      // started the call before its response headers left (the SDK's node adapter sends them on a
+      // timer), so it counts as running.
+      if (entry && status === undefined && connectionCode(error) !== 'ECONNREFUSED') entry.accepted = true;
       if (!entry) this.enqueue(message, true);
       this.lost(connection, status === 404 ? 'the upstream forgot the session' : status === 503 ? 'the upstream is restarting' : errorText(error));
     }
@@ -456,6 +456,11 @@ function httpStatus(error: unknown): number | undefined {
   if (error instanceof StreamableHTTPError) return error.code !== undefined && error.code > 0 ? error.code : undefined;
   const match = /\(HTTP (\d{3})\)/.exec(String((error as Error)?.message)); // SSEClientTransport's POST errors
   return match ? Number(match[1]) : undefined;
+}
+
+/** The system error code under a fetch failure, e.g. `ECONNREFUSED`. */
+function connectionCode(error: unknown): string | undefined {
+  return (error as { cause?: { code?: string } })?.cause?.code;
 }
 
 function errorText(error: unknown): string {

@@ -136,6 +136,7 @@ export class DevProxy {
   /** Forward one request to one process. 'retry' means it may go again to the next one. */
   private forward(upstream: Upstream, req: IncomingMessage, body: Buffer, res: ServerResponse, call: Call, resumed: boolean, sse: ClientStream | undefined): Promise<Outcome> {
     return new Promise<Outcome>((resolve) => {
+      /** Whether the process may have started it: it answered, or the body reached a connection that then broke. */
       let accepted = false;
       const interrupted = () => {
         if (decide(call, accepted ? 'running' : 'unsent', this.hints.get(toolName(call))) === 'resend') return resolve('retry');
@@ -183,9 +184,12 @@ export class DevProxy {
       );
       request.on('error', (error: NodeJS.ErrnoException) => {
         this.options.log.debug(`proxy: ${call.method ?? req.method} to pid ${upstream.pid}: ${error.message}`);
+        // Refused: no process took it. Otherwise a server may be running it with its headers not yet sent.
+        if (error.code !== 'ECONNREFUSED' && sent) accepted = true;
         interrupted();
       });
-      request.end(body);
+      let sent = false;
+      request.end(body, () => (sent = true));
     });
   }
 
