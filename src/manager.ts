@@ -16,6 +16,7 @@ import { SessionMultiplexer } from './sessions/multiplex.js';
 import { InflightTracker } from './sessions/inflight.js';
 import { SessionRegistry } from './sessions/registry.js';
 import { FileSessionStore, type SessionStore } from './sessions/store.js';
+import { hotHook } from './dev/hot/hook.js';
 
 /** A low-level SDK `Server` or a high-level `McpServer`. */
 export type ServerLike = Server | McpServer;
@@ -42,6 +43,8 @@ export interface MCPTransportManagerOptions extends TransportConfigOptions {
   sessionStore?: SessionStore;
   /** How long `close()` waits for requests in flight to finish before closing streams. @default 5000 */
   drainTimeoutMs?: number;
+  /** @internal set by `dev --hot` for its own managers, which serve rather than hand over. */
+  hotHost?: boolean;
 }
 
 /** How long `close()` lets open connections finish before cutting them. */
@@ -132,6 +135,13 @@ export class MCPTransportManager {
    */
   async start(): Promise<void> {
     if (this.state !== 'new') throw new LifecycleError(this.state === 'closed' ? 'CLOSED' : 'ALREADY_STARTED', `start() was already called`);
+    // Under `dev --hot` the host serves: the server is handed over, and nothing here listens.
+    const hot = hotHook();
+    if (hot && this.options.hotHost !== true) {
+      hot.register(this.options.server);
+      this.state = 'started';
+      return;
+    }
     this.state = 'starting';
     try {
       const config = this.config;

@@ -1,15 +1,16 @@
 import { existsSync, fstatSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
-import { delimiter, extname, join, relative, resolve, sep } from 'node:path';
+import { basename, delimiter, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBridge, type Bridge } from '../bridge/bridge.js';
-import { loadConfig } from '../config.js';
+import { loadConfig, type TransportConfig } from '../config.js';
 import { DevProxy } from '../dev/proxy.js';
 import { Supervisor, type Generation } from '../dev/supervisor.js';
 import { ConfigError } from '../errors.js';
 import { baseUrl, listenOn } from '../http/listen.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
+import type { ReloadOutcome } from '../dev/hot/host.js';
 
 /** What `mcp-http-transport dev` was asked to do. */
 export interface DevOptions {
@@ -26,6 +27,8 @@ export interface DevOptions {
   /** Speak MCP on stdio through the bridge. @default when stdin is a pipe */
   bridge?: boolean;
   verbose: boolean;
+  /** Reload changed modules inside this process instead of restarting the server. @default false */
+  hot?: boolean;
 }
 
 /** Watched by default: JavaScript and TypeScript sources and JSON. */
@@ -45,10 +48,14 @@ Options:
   --host H        where to listen (default: MCP_HTTP_HOST or localhost)
   --bridge        speak MCP over stdio, bridged to the server (default when stdin is a pipe)
   --no-bridge     never bridge stdio
+  --hot           reload the changed modules inside this process, in milliseconds, keeping every
+                  connection and the state of modules you did not change (needs vite; the command
+                  must be node <entry> or tsx <entry>)
   --verbose       debug logs
 
 Examples:
   mcp-http-transport dev -- node server.js
+  mcp-http-transport dev --hot -- tsx src/server.ts
   mcp-http-transport dev --watch src --ext ts -- tsx src/server.ts`;
 
 /** Parse `dev` arguments. @throws ConfigError (exit 2) for bad usage */
@@ -96,6 +103,9 @@ export function parseDevArgs(argv: readonly string[]): DevOptions {
       case '--verbose':
         options.verbose = true;
         break;
+      case '--hot':
+        options.hot = true;
+        break;
       default:
         throw usage(`unknown option ${arg}`);
     }
@@ -115,7 +125,7 @@ function stdinIsPipe(): boolean {
 }
 
 /** Changes arriving within this window make one restart (editors write a file in several steps). */
-const SETTLE_MS = 30;
+const SETTLE_MS = 10;
 
 /**
  * Run dev mode until a signal, or until stdin closes in bridge mode. Resolves to the exit code.
@@ -128,12 +138,13 @@ export async function runDev(options: DevOptions): Promise<number> {
   const log = createLogger(config.logLevel);
   const say = (line: string) => process.stderr.write(`mcp-http-transport dev: ${line}\n`);
   const startedAt = Date.now();
+  const bridged = options.bridge ?? stdinIsPipe();
+  if (options.hot) return runHot(options, { cwd, watch, config, log, say, bridged, startedAt });
 
   const proxy = new DevProxy({ log });
   const knobs = { port: options.port !== undefined ? '--port' : 'MCP_HTTP_PORT', host: options.host !== undefined ? '--host' : 'MCP_HTTP_HOST' };
   const listeners: HttpServer[] = await listenOn(proxy.handle, config.host, config.port, log, knobs);
   const url = baseUrl(config.host, listeners)!;
-  const bridged = options.bridge ?? stdinIsPipe();
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -179,30 +190,11 @@ export async function runDev(options: DevOptions): Promise<number> {
   };
   await supervisor.start();
 
-  const ext = options.ext ?? DEFAULT_EXTENSIONS;
-  const extensions = new Set(ext.split(',').map((e) => `.${e.trim().replace(/^\./, '')}`));
-  let lastSave = 0;
-  let settle: NodeJS.Timeout | undefined;
-  const { watch: watchFiles } = await import('chokidar');
-  const watcher = watchFiles(watch, {
-    cwd,
-    ignoreInitial: true,
-    ignored: (path) => path.split(sep).some((part) => part === 'node_modules' || part === '.git'),
+  const watcher = await watchSources(options, cwd, watch, log, (_files, since) => {
+    restartsSinceSave = 0;
+    supervisor.launch(since);
   });
-  watcher.on('all', (_event, path) => {
-    if (!extensions.has(extname(path))) return;
-    log.debug(`changed: ${path}`);
-    // Timed from the save that brought the code, not from an earlier one that broke it.
-    if (settle === undefined) lastSave = Date.now();
-    clearTimeout(settle);
-    settle = setTimeout(() => {
-      settle = undefined;
-      restartsSinceSave = 0;
-      supervisor.launch(lastSave);
-    }, SETTLE_MS);
-  });
-  await new Promise<void>((ready) => watcher.once('ready', ready));
-  say(`watching ${watch.map((w) => relative(cwd, w) || '.').join(', ')} (${ext}) · running ${options.command.join(' ')}`);
+  say(`watching ${watch.map((w) => relative(cwd, w) || '.').join(', ')} (${options.ext ?? DEFAULT_EXTENSIONS}) · running ${options.command.join(' ')}`);
   supervisor.launch(startedAt);
 
   let bridge: Bridge | undefined;
@@ -219,10 +211,9 @@ export async function runDev(options: DevOptions): Promise<number> {
     void bridge?.closed.then(() => resolveExit(0));
   });
   // Stop everything we started: the bridge's session, held requests, the public port, every server process.
-  clearTimeout(settle);
+  await watcher.close();
   await bridge?.close();
   proxy.close();
-  await watcher.close();
   await Promise.all(
     listeners.map((server) => {
       server.closeAllConnections();
@@ -230,6 +221,120 @@ export async function runDev(options: DevOptions): Promise<number> {
     }),
   );
   await supervisor.close();
+  say('stopped');
+  return exitCode;
+}
+
+/**
+ * Watch the sources with chokidar (node_modules and .git never) and call `onChange` once per save:
+ * changes within {@link SETTLE_MS} make one, timed from its first change.
+ * @returns once the initial scan is done, so that the next save is seen
+ */
+async function watchSources(options: DevOptions, cwd: string, watch: string[], log: Logger, onChange: (files: string[], since: number) => void): Promise<{ close(): Promise<void> }> {
+  const extensions = new Set((options.ext ?? DEFAULT_EXTENSIONS).split(',').map((e) => `.${e.trim().replace(/^\./, '')}`));
+  let settle: NodeJS.Timeout | undefined;
+  let since = 0;
+  const files = new Set<string>();
+  const { watch: watchFiles } = await import('chokidar');
+  const watcher = watchFiles(watch, {
+    cwd,
+    ignoreInitial: true,
+    ignored: (path) => path.split(sep).some((part) => part === 'node_modules' || part === '.git'),
+  });
+  watcher.on('all', (_event, path) => {
+    const name = basename(path);
+    // Sources, and what --hot cannot apply in place (package.json, .env) so that it restarts.
+    if (!extensions.has(extname(path)) && name !== 'package.json' && !name.startsWith('.env')) return;
+    log.debug(`changed: ${path}`);
+    // Timed from the save that brought the code, not from an earlier one that broke it.
+    if (settle === undefined) since = Date.now();
+    files.add(resolve(cwd, path));
+    clearTimeout(settle);
+    settle = setTimeout(() => {
+      settle = undefined;
+      const changed = [...files];
+      files.clear();
+      onChange(changed, since);
+    }, SETTLE_MS);
+  });
+  await new Promise<void>((ready) => watcher.once('ready', ready));
+  return {
+    close: async () => {
+      clearTimeout(settle);
+      await watcher.close();
+    },
+  };
+}
+
+/** What `runDev` has settled before it starts serving. */
+interface DevContext {
+  cwd: string;
+  watch: string[];
+  config: TransportConfig;
+  log: Logger;
+  say: (line: string) => void;
+  bridged: boolean;
+  startedAt: number;
+}
+
+/**
+ * `dev --hot`: the entry runs in this process through Vite's module runner (src/dev/hot/). The
+ * public port and, when a client launched us, stdio are served here, by managers whose server is the
+ * host's stand-in; each save swaps the user's new server in behind every session.
+ */
+async function runHot(options: DevOptions, { cwd, watch, config, log, say, bridged, startedAt }: DevContext): Promise<number> {
+  const [runner, entry, ...args] = options.command;
+  if (!runner || !/^(node|tsx)$/.test(basename(runner)) || entry === undefined || entry.startsWith('-')) {
+    throw ConfigError.of('INVALID_OPTION', '--hot', `dev --hot runs your entry itself: give it as -- node <entry> or -- tsx <entry>, not ${options.command.join(' ')}`);
+  }
+  const { HotHost } = await import('../dev/hot/host.js');
+  const { MCPTransportManager } = await import('../manager.js');
+  const host = new HotHost({ entry, cwd });
+  const serving = { hotHost: true, handleSignals: false, logLevel: options.verbose ? ('debug' as const) : ('warn' as const) };
+  const http = new MCPTransportManager({
+    ...serving,
+    server: host.facade,
+    transportMode: 'http',
+    host: config.host,
+    port: config.port,
+    authToken: config.authToken,
+    allowedHosts: config.allowedHosts,
+    allowedOrigins: config.allowedOrigins,
+    sessionTtlSeconds: 86_400,
+  });
+  await http.start();
+  const url = http.url!;
+  const stdio = bridged ? new MCPTransportManager({ ...serving, server: host.facade, transportMode: 'stdio' }) : undefined;
+  if (stdio) {
+    // The entry runs in this process, where stdout carries MCP frames: its console output goes to stderr.
+    for (const method of ['log', 'info', 'debug'] as const) console[method] = (...data: unknown[]) => console.error(...data);
+    await stdio.start();
+  }
+  process.argv = [process.execPath, resolve(cwd, entry), ...args];
+  say(`watching ${watch.map((w) => relative(cwd, w) || '.').join(', ')} (${options.ext ?? DEFAULT_EXTENSIONS}) · running ${entry} in process (hot)`);
+  const report = (outcome: ReloadOutcome, first = false) => {
+    if (outcome.kind === 'failed') {
+      return say(`✗ ${first ? 'the entry failed to load' : 'hot reload failed'}: ${outcome.error} · ${first ? 'nothing is serving yet' : 'the previous code keeps serving'}; fix it and save`);
+    }
+    const kept = `${outcome.sessions} session${outcome.sessions === 1 ? '' : 's'} kept`;
+    if (first) {
+      say(`ready in ${Date.now() - startedAt} ms (hot) · ${url}/mcp (Streamable HTTP) · ${url}/sse (SSE)`);
+      if (!bridged) printBanner(url, say);
+    } else if (outcome.kind === 'hot') say(`hot-reloaded ${outcome.files.join(', ')} in ${outcome.ms} ms · ${kept}`);
+    else say(`restarted${outcome.reason ? ` (${outcome.reason})` : ''} in ${outcome.ms} ms · ${kept}`);
+  };
+  const watcher = await watchSources(options, cwd, watch, log, (files, since) => void host.reload(files, since).then((o) => report(o)));
+  report(await host.start(), true);
+
+  const exitCode = await new Promise<number>((resolveExit) => {
+    process.once('SIGINT', () => resolveExit(130));
+    process.once('SIGTERM', () => resolveExit(143));
+    process.once('SIGHUP', () => resolveExit(129));
+    if (stdio) process.stdin.once('end', () => resolveExit(0));
+  });
+  await watcher.close();
+  await Promise.all([http.close(), stdio?.close()]);
+  await host.close();
   say('stopped');
   return exitCode;
 }
