@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { runBridge, type BridgeRow } from './bridge.js';
 import { machine, ms, table } from './lib.js';
 import { overheadTable, runOverhead, type OverheadRow } from './overhead.js';
-import { DEV_VARIANT, runReload, SLOW_VARIANT, type ReloadRow } from './reload.js';
+import { DEV_VARIANT, HOT_VARIANT, runHotMemory, runReload, SAVE_GAP_MS, SLOW_VARIANT, type HotMemoryRow, type ReloadRow } from './reload.js';
 import { ratioChart } from './svg.js';
 
 const quick = process.argv.includes('--quick');
@@ -19,11 +19,21 @@ const where = `${host.cpu} ×${host.cores}, Node ${host.node}`;
 const overhead: OverheadRow[] = await runOverhead(quick);
 const bridge: BridgeRow[] = await runBridge(quick);
 const reload: ReloadRow[] = quick ? await runReload(2, ['js']) : await runReload(10);
+/** dev --hot's heap: a warm-up, then this many reloads (fewer in --quick). */
+const HOT_WARMUP = quick ? 10 : 20;
+const HOT_RELOADS = quick ? 50 : 500;
+const hotMemory: HotMemoryRow[] = [];
+for (const lang of quick ? (['js'] as const) : (['js', 'ts'] as const)) hotMemory.push(await runHotMemory(lang, HOT_WARMUP, HOT_RELOADS));
 
 const bare = (lang: string) => reload.find((r) => r.lang === lang && r.variant === 'bare nodemon')!;
 const plainDev = (lang: string) => reload.find((r) => r.lang === lang && r.variant === DEV_VARIANT)!;
 /** The issue's target for a save during a 3 s call: p50 within +100 ms of the plain dev reload p50, 0 failed calls. */
 const SLOW_TARGET_MS = 100;
+/** The issue's goals for dev --hot: p50 at most 50 ms and at least 10× faster than the restart (dev) p50; heap growth at most 10 MB over 500 reloads. */
+const HOT_TARGET_MS = 50;
+const HOT_SPEEDUP = 10;
+const HOT_HEAP_TARGET = 10 * 1024 * 1024;
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(bytes < 10 * 1024 * 1024 ? 2 : 1)} MiB`;
 const signed = (n: number) => `${n >= 0 ? '+' : ''}${n.toFixed(0)} ms`;
 const report = [
   `# mcp-http-transport benchmarks${quick ? ' (quick)' : ''}`,
@@ -49,7 +59,7 @@ const report = [
         `## Reload: file save to the first call answered by the new code${quick ? ' (quick: JavaScript only, 2 reloads)' : ''}`,
         '',
         table(
-          ['variant', 'lang', 'reloads', 'p50', 'p95', 'p50 − bare p50', 'p50 − dev p50', 'failed calls', 'machine'],
+          ['variant', 'lang', 'reloads', 'p50', 'p95', 'p50 − bare p50', 'p50 − dev p50', 'dev p50 ÷ p50', 'failed calls', 'machine'],
           reload.map((r) => [
             r.variant,
             r.lang,
@@ -58,6 +68,7 @@ const report = [
             ms(r.p95),
             r.variant === 'bare nodemon' ? '—' : `${(r.p50 - bare(r.lang).p50).toFixed(0)} ms`,
             r.p50MinusDevP50 === undefined ? '—' : `${signed(r.p50MinusDevP50)} (target ≤ +${SLOW_TARGET_MS} ms)`,
+            r.speedupVsDev === undefined ? '—' : `×${r.speedupVsDev.toFixed(1)} (target ≥ ×${HOT_SPEEDUP}, p50 ≤ ${HOT_TARGET_MS} ms)`,
             r.variant === 'bare nodemon' ? '—' : r.failedCalls,
             where,
           ]),
@@ -66,6 +77,17 @@ const report = [
         'Bare nodemon is polled with fresh stateless requests (its refused connections are not counted: a bare restart refuses them). The other variants are one SDK client on one session: straight to the dev proxy, through the stdio bridge, or through mcp-remote to a plain nodemon server. All are polled every 5 ms.',
         '',
         `"${SLOW_VARIANT}": dev with one SDK client on one session, which starts a 3 s tool call (no annotations, so never re-sent) before each save; the save follows as soon as the server says the call is running, and the time is from the save to the first call answered by the new code, while the old process still runs the 3 s call. Failed calls count every error, and every 3 s call not answered by the old code. Target: p50 within +${SLOW_TARGET_MS} ms of the plain dev p50 (${DEV_VARIANT}), 0 failed calls.`,
+        '',
+        `"${HOT_VARIANT}": the entry runs inside the dev process through Vite's module runner; a save re-evaluates the changed module and its importers and swaps the new server in behind the live session (no restart, no restore). One SDK client (Streamable HTTP) on one session, interleaved with the variants above and polled the same way; failed calls count every error. Its fixture differs, since --hot evaluates the entry itself: an entry (src/server.mjs or .ts, never edited) imports a tools module (src/tools.mjs or .ts, edited on each save: the version it answers) and a state module (src/state, never edited, standing in for a database pool; its id and the pid are checked unchanged after the saves: state kept ${reload.filter((r) => r.variant === HOT_VARIANT).map((r) => `${r.lang} ${r.stateKept ? 'yes' : 'NO'}`).join(', ')}). The restart variants edit their single file, src/server.mjs or .ts. "dev p50 ÷ p50" is the plain dev (restart) p50 of the same language over the hot p50. Targets: ≥ ×${HOT_SPEEDUP}, p50 ≤ ${HOT_TARGET_MS} ms, 0 failed calls.`,
+        '',
+        `## dev --hot: JS heap after many reloads${quick ? ` (quick: JavaScript only, ${HOT_RELOADS} reloads)` : ''}`,
+        '',
+        table(
+          ['variant', 'lang', 'warm-up reloads', 'reloads', 'heap after warm-up', 'heap after', 'growth', 'target', 'reload p50', 'reload p95', 'failed calls', 'state kept', 'machine'],
+          hotMemory.map((r) => [r.variant, r.lang, r.warmup, r.reloads, mib(r.heapBefore), mib(r.heapAfter), mib(r.growth), `≤ ${mib(HOT_HEAP_TARGET)} over 500`, ms(r.p50), ms(r.p95), r.failedCalls, r.stateKept ? 'yes' : 'NO', where]),
+        ),
+        '',
+        `The dev --hot process runs with --expose-gc; the fixture's \`heap\` tool runs in it (the entry is evaluated in the dev process), calls global.gc() twice and answers process.memoryUsage().heapUsed; each reading is the lowest of three. The heap is read after the warm-up reloads and again after the reloads that follow; growth is the difference. Each reload is a save of the tools module, then polling every 5 ms until the new version answers (bounded at 30 s, the whole run at 10 min); the p50/p95 here are over those reloads, one variant alone, so they are a check, not a comparison. Saves are at least ${SAVE_GAP_MS} ms apart: dev's watcher (chokidar) drops a second change of the same file within 50 ms of the previous one, and a hot reload answers sooner than that.`,
         '',
       ],
 ].join('\n');
@@ -89,6 +111,11 @@ const remote = bridge.find((r) => r.scenario === 'per-call latency' && r.variant
 const ourBridge = bridge.find((r) => r.scenario === 'per-call latency' && r.variant.startsWith('mcp-http-transport'));
 if (ourBridge?.ratio) bars.push({ label: 'bridge per call ÷ direct', ratio: ourBridge.ratio, target: remote?.ratio });
 for (const row of reload.filter((r) => r.variant !== 'bare nodemon')) {
+  if (row.variant === HOT_VARIANT) {
+    bars.push({ label: `reload p50 (${row.lang}), dev --hot ÷ dev (restart)`, ratio: row.p50 / plainDev(row.lang).p50, target: 1 / HOT_SPEEDUP });
+    bars.push({ label: `reload p50 (${row.lang}), dev --hot ÷ ${HOT_TARGET_MS} ms`, ratio: row.p50 / HOT_TARGET_MS, target: 1 });
+    continue;
+  }
   if (row.variant === SLOW_VARIANT) {
     const plain = plainDev(row.lang).p50;
     bars.push({ label: `reload p50 (${row.lang}), 3 s call in flight ÷ dev`, ratio: row.p50 / plain, target: (plain + SLOW_TARGET_MS) / plain });
@@ -97,13 +124,17 @@ for (const row of reload.filter((r) => r.variant !== 'bare nodemon')) {
   const floor = bare(row.lang).p50;
   bars.push({ label: `reload p50 (${row.lang}), ${row.variant} ÷ bare`, ratio: row.p50 / floor, target: (floor + 50) / floor });
 }
+for (const row of hotMemory) {
+  // The goal is per 500 reloads: a shorter (quick) run is scaled up to 500.
+  bars.push({ label: `heap growth (${row.lang}), ${row.reloads} hot reloads ÷ ${mib(HOT_HEAP_TARGET * (row.reloads / 500))}`, ratio: row.growth / (HOT_HEAP_TARGET * (row.reloads / 500)), target: 1 });
+}
 const svg = ratioChart(bars, `mcp-http-transport ratios (lower is better; tick = target) · ${where}`);
 
 process.stdout.write(`${report}\n`);
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, 'latest.md'), report);
 writeFileSync(join(out, 'latest.svg'), svg);
-writeFileSync(join(out, 'latest.json'), `${JSON.stringify({ machine: host, quick, date: new Date().toISOString(), overhead, bridge, reload }, null, 2)}\n`);
+writeFileSync(join(out, 'latest.json'), `${JSON.stringify({ machine: host, quick, date: new Date().toISOString(), overhead, bridge, reload, hotMemory }, null, 2)}\n`);
 
 function ms2(n: number): string {
   return Number.isFinite(n) ? `${n.toFixed(n < 10 ? 2 : 0)} ms` : 'n/a';

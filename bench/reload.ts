@@ -3,7 +3,10 @@
  * bare nodemon restarting the same server (polled with fresh stateless requests), nodemon with a
  * client through mcp-remote 0.15, and `mcp-http-transport dev` with one SDK client straight over HTTP
  * and one through the stdio bridge; and "save during a 3 s call": dev with one SDK client that starts a
- * 3 s tool call before each save, which must still be answered by the old code.
+ * 3 s tool call before each save, which must still be answered by the old code; and `dev --hot`, where
+ * the entry runs inside the dev process and a save re-evaluates the edited tools module and its importer
+ * (the entry) and swaps the new server in behind the session. `runHotMemory` measures the dev --hot
+ * process's JS heap growth over many reloads.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
@@ -33,11 +36,34 @@ export interface ReloadRow {
   failedCalls: number;
   /** The save-during-a-call row only: its p50 minus the plain dev p50 (same lang, same run). */
   p50MinusDevP50?: number;
+  /** The dev --hot row only: the plain dev (restart) p50 divided by this p50 (same lang, same run). */
+  speedupVsDev?: number;
+  /** The dev --hot row only: whether the state module (never edited) kept its state, and the process its pid. */
+  stateKept?: boolean;
+}
+
+/** JS heap of the dev --hot process (the host: the entry runs in it) after a warm-up and after `reloads` more. */
+export interface HotMemoryRow {
+  variant: string;
+  lang: 'js' | 'ts';
+  warmup: number;
+  reloads: number;
+  /** heapUsed after global.gc(), in bytes. */
+  heapBefore: number;
+  heapAfter: number;
+  growth: number;
+  /** Save → new code over the measured reloads (not interleaved with other variants: read it as a check, not a row). */
+  p50: number;
+  p95: number;
+  failedCalls: number;
+  stateKept: boolean;
 }
 
 /** The plain dev variant, and the one that saves while a 3 s call is in flight (compared against it). */
 export const DEV_VARIANT = 'mcp-http-transport dev';
 export const SLOW_VARIANT = 'dev, save during a 3 s call';
+/** `dev --hot`: the entry runs in the dev process; a save swaps the new server in behind the session. */
+export const HOT_VARIANT = 'mcp-http-transport dev --hot';
 /** How long the in-flight call takes: the workload, not a wait. */
 const SLOW_MS = 3000;
 
@@ -67,13 +93,68 @@ function project(lang: 'js' | 'ts'): { dir: string; write: (v: number) => void; 
   return { dir, write, command: lang === 'ts' ? ['tsx', 'src/server.ts'] : ['node', 'src/server.mjs'] };
 }
 
+/**
+ * The dev --hot fixture: --hot evaluates the entry itself, so the edited part is a module the entry
+ * imports. `src/server` (the entry, never edited) imports `src/tools` (edited on each save: the version)
+ * and `src/state` (never edited, standing in for a database pool: evaluated once, so its id must never
+ * change). The `heap` tool runs in the dev process, so it reports the host's heap, after a full GC.
+ */
+function hotProject(lang: 'js' | 'ts'): { dir: string; write: (v: number) => void; command: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-hot-'));
+  mkdirSync(join(dir, 'src'));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
+  const ext = lang === 'ts' ? 'ts' : 'mjs';
+  // TypeScript imports its siblings the way tsx accepts: ./tools.js for tools.ts.
+  const sibling = (name: string) => `./${name}.${lang === 'ts' ? 'js' : 'mjs'}`;
+  const typed = lang === 'ts' ? ': McpServer' : '';
+  writeFileSync(
+    join(dir, 'src', `state.${ext}`),
+    `// Never edited: evaluated once, however many saves the tools module gets.
+export const state = { id: Math.random().toString(36).slice(2), createdAt: Date.now() };
+`,
+  );
+  writeFileSync(
+    join(dir, 'src', `server.${ext}`),
+    `import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { serve } from '${pathToFileURL(join(ROOT, 'dist', 'index.js')).href}';
+import { registerTools } from '${sibling('tools')}';
+const server = new McpServer({ name: 'reload-bench-hot', version: '1.0.0' });
+registerTools(server);
+await serve({ server });
+`,
+  );
+  const tools = join(dir, 'src', `tools.${ext}`);
+  const write = (v: number) =>
+    writeFileSync(
+      tools,
+      `${lang === 'ts' ? "import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';\n" : ''}import { state } from '${sibling('state')}';
+export function registerTools(server${typed}) {
+  server.registerTool('version', {}, async () => ({ content: [{ type: 'text', text: 'v${v}' }] }));
+  server.registerTool('state', {}, async () => ({ content: [{ type: 'text', text: \`\${process.pid}:\${state.id}\` }] }));
+  // The dev process's heap (the entry runs in it), after a full GC when it runs with --expose-gc.
+  // (Types are stripped, not checked, by tsx and by Vite: the same body serves both languages.)
+  server.registerTool('heap', {}, async () => {
+    const gc = globalThis.gc;
+    if (!gc) return { content: [{ type: 'text', text: 'no gc: run the dev process with --expose-gc' }], isError: true };
+    gc();
+    gc();
+    return { content: [{ type: 'text', text: String(process.memoryUsage().heapUsed) }] };
+  });
+}
+`,
+    );
+  write(1);
+  return { dir, write, command: [lang === 'ts' ? 'tsx' : 'node', `src/server.${ext}`] };
+}
+
 const baseEnv = () => ({
   ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MCP_'))),
   MCP_LOG_LEVEL: 'warn',
 });
 
-function spawnGroup(args: string[], cwd: string, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd, env: { ...env, PATH: `${join(cwd, 'node_modules', '.bin')}:${process.env['PATH']}` }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+function spawnGroup(args: string[], cwd: string, env: NodeJS.ProcessEnv, nodeFlags: string[] = []): ChildProcess {
+  const child = spawn(process.execPath, [...nodeFlags, ...args], { cwd, env: { ...env, PATH: `${join(cwd, 'node_modules', '.bin')}:${process.env['PATH']}` }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   child.stderr!.resume();
   return child;
 }
@@ -159,11 +240,13 @@ async function bareNodemon(lang: 'js' | 'ts', through: 'fresh requests' | 'mcp-r
  * `mcp-http-transport dev`, with one client straight over HTTP or through the stdio bridge; or straight
  * over HTTP, starting a 3 s call before each save (`slow call`).
  */
-async function dev(lang: 'js' | 'ts', through: 'http' | 'bridge' | 'slow call'): Promise<Variant> {
-  const { dir, write, command } = project(lang);
+async function dev(lang: 'js' | 'ts', through: 'http' | 'bridge' | 'slow call' | 'hot'): Promise<Variant & { tool: (name: string) => Promise<string> }> {
+  const hot = through === 'hot';
+  const { dir, write, command } = hot ? hotProject(lang) : project(lang);
   const port = await freePort();
-  const child = spawnGroup([BIN, 'dev', '--no-bridge', '--port', String(port), '--host', '127.0.0.1', '--watch', 'src', '--', ...command], dir, baseEnv());
-  const name = through === 'http' ? DEV_VARIANT : through === 'bridge' ? 'dev + bridge (stdio client)' : SLOW_VARIANT;
+  // --hot runs the entry in the dev process: --expose-gc there lets the fixture's `heap` tool collect first.
+  const child = spawnGroup([BIN, 'dev', ...(hot ? ['--hot'] : []), '--no-bridge', '--port', String(port), '--host', '127.0.0.1', '--watch', 'src', '--', ...command], dir, baseEnv(), hot ? ['--expose-gc'] : []);
+  const name = through === 'http' ? DEV_VARIANT : through === 'bridge' ? 'dev + bridge (stdio client)' : hot ? HOT_VARIANT : SLOW_VARIANT;
   const output = watchOutput(child, name);
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -189,6 +272,7 @@ async function dev(lang: 'js' | 'ts', through: 'http' | 'bridge' | 'slow call'):
       name,
       write,
       call: () => client.call(),
+      tool: (tool: string) => client.call(tool),
       countsFailures: true,
       ...(through === 'slow call' ? { startSlowCall } : {}),
       stop: async () => {
@@ -226,6 +310,9 @@ function watchOutput(child: ChildProcess, name: string): { readonly entered: num
       if (line === 'entered slow') {
         entered++;
         events.emit('entered');
+      } else if (name === HOT_VARIANT && /^mcp-http-transport dev: restarted/.test(line)) {
+        // A save of the tools module must be applied in place, not by evaluating everything again.
+        note(`${name} output`, `${name} restarted instead of hot-reloading: ${line}`);
       } else if (/✗|crash|in use|EADDRINUSE|error/i.test(line)) {
         note(`${name} output`, `${name} printed: ${line}`);
       }
@@ -284,12 +371,15 @@ async function reloadOnce(variant: Variant, v: number): Promise<{ ms: number; fa
 export async function runReload(reloads: number, langs: readonly ('js' | 'ts')[] = ['js', 'ts']): Promise<ReloadRow[]> {
   const rows: ReloadRow[] = [];
   for (const lang of langs) {
-    progress(`reload (${lang}): starting bare nodemon, nodemon + mcp-remote, dev, dev + bridge, dev with a 3 s call across each save`);
+    progress(`reload (${lang}): starting bare nodemon, nodemon + mcp-remote, dev, dev + bridge, dev with a 3 s call across each save, dev --hot`);
     const variants: Variant[] = [];
+    let hot: Awaited<ReturnType<typeof dev>> | undefined;
     try {
       // One at a time, so that a failed start still stops the ones already running.
-      for (const start of [() => bareNodemon(lang, 'fresh requests'), () => dev(lang, 'http'), () => dev(lang, 'slow call'), () => dev(lang, 'bridge'), () => bareNodemon(lang, 'mcp-remote')]) variants.push(await start());
+      const starts = [() => bareNodemon(lang, 'fresh requests'), () => dev(lang, 'http'), () => dev(lang, 'slow call'), () => dev(lang, 'bridge'), () => bareNodemon(lang, 'mcp-remote'), async () => (hot = await dev(lang, 'hot'))];
+      for (const start of starts) variants.push(await start());
       for (const variant of variants) await until(async () => (await variant.call().catch(() => '')) === 'v1', `${variant.name} v1`);
+      const stateBefore = await hot!.tool('state');
       const samples = variants.map(() => [] as number[]);
       const failed = variants.map(() => 0);
       // The outcome of each variant's last call across a save, still running (settles within the client's timeout).
@@ -312,10 +402,66 @@ export async function runReload(reloads: number, langs: readonly ('js' | 'ts')[]
       const mine = variants.map((variant, k): ReloadRow => ({ variant: variant.name, lang, samples: samples[k]!, p50: percentile(samples[k]!, 50), p95: percentile(samples[k]!, 95), failedCalls: failed[k]! }));
       const plain = mine.find((r) => r.variant === DEV_VARIANT)!;
       for (const row of mine) if (row.variant === SLOW_VARIANT) row.p50MinusDevP50 = row.p50 - plain.p50;
+      const stateKept = (await hot!.tool('state').catch((error: Error) => `error: ${error.message}`)) === stateBefore;
+      if (!stateKept) note(`${HOT_VARIANT} state`, `${HOT_VARIANT} (${lang}): the state module or the pid changed across the saves`);
+      for (const row of mine) if (row.variant === HOT_VARIANT) Object.assign(row, { speedupVsDev: plain.p50 / row.p50, stateKept });
       rows.push(...mine);
     } finally {
       await Promise.all(variants.map((v) => v.stop()));
     }
   }
   return rows;
+}
+
+/** The least time between two saves of the same file that dev's watcher sees both of (chokidar throttles 'change' to one per 50 ms). */
+export const SAVE_GAP_MS = 75;
+
+/**
+ * The dev --hot process's JS heap (heapUsed after two global.gc(), via the fixture's `heap` tool, which
+ * runs in that process) after `warmup` reloads and after `reloads` more. Each reload is a save of the
+ * tools module and polling until the new version answers, as in {@link runReload} (30 s bound each); the
+ * whole run is bounded by `budgetMs`.
+ */
+export async function runHotMemory(lang: 'js' | 'ts', warmup: number, reloads: number, budgetMs = 10 * 60_000): Promise<HotMemoryRow> {
+  progress(`hot memory (${lang}): dev --hot, ${warmup} warm-up reloads, then heap, ${reloads} reloads, heap`);
+  const variant = await dev(lang, 'hot');
+  try {
+    await until(async () => (await variant.call().catch(() => '')) === 'v1', `${variant.name} v1`);
+    const stateBefore = await variant.tool('state');
+    // The lowest of three readings: each collects first, so this is what the process retains.
+    const heap = async () => {
+      let least = Infinity;
+      for (let i = 0; i < 3; i++) least = Math.min(least, Number(await variant.tool('heap')));
+      if (!Number.isFinite(least)) throw new Error(`bench: ${variant.name}: the heap tool did not answer a number`);
+      return least;
+    };
+    const deadline = Date.now() + budgetMs;
+    let v = 1;
+    let failedCalls = 0;
+    const samples: number[] = [];
+    let lastSave = -Infinity;
+    const run = async (count: number, what: string, record: boolean) => {
+      for (let i = 0; i < count; i++) {
+        if (Date.now() > deadline) throw new Error(`bench: ${variant.name} (${lang}): ${what} did not finish within ${budgetMs / 1000} s`);
+        // dev's watcher (chokidar) drops a second change of the same file within 50 ms of the previous
+        // one, and a hot reload answers sooner than that: leave SAVE_GAP_MS between saves, or a save is lost.
+        const gap = lastSave + SAVE_GAP_MS - performance.now();
+        if (gap > 0) await new Promise((r) => setTimeout(r, gap));
+        lastSave = performance.now();
+        const { ms, failures } = await reloadOnce(variant, ++v);
+        failedCalls += failures;
+        if (record) samples.push(ms);
+        if ((i + 1) % 100 === 0 || i + 1 === count) progress(`hot memory (${lang}): ${what} ${i + 1}/${count}`);
+      }
+    };
+    await run(warmup, 'warm-up', false);
+    const heapBefore = await heap();
+    await run(reloads, 'reloads', true);
+    const heapAfter = await heap();
+    const stateKept = (await variant.tool('state').catch((error: Error) => `error: ${error.message}`)) === stateBefore;
+    if (!stateKept) note(`${HOT_VARIANT} state`, `hot memory (${lang}): the state module or the pid changed across the saves`);
+    return { variant: HOT_VARIANT, lang, warmup, reloads, heapBefore, heapAfter, growth: heapAfter - heapBefore, p50: percentile(samples, 50), p95: percentile(samples, 95), failedCalls, stateKept };
+  } finally {
+    await variant.stop();
+  }
 }
