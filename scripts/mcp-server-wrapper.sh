@@ -9,11 +9,19 @@
 # Without MCP_DEV_MODE: exec the server in stdio mode (no extra process).
 # With MCP_DEV_MODE=1: run `mcp-http-transport dev`, which restarts the server on every save while
 #   this process stays a stdio MCP endpoint (through the reconnecting bridge) on one session.
+#   With MCP_HOT=1 as well, dev runs with --hot: edited modules reload inside the running process.
 #   dev reads MCP_WATCH (comma list, default: the project dir), MCP_HTTP_PORT,
 #   MCP_HTTP_HOST and the other MCP_* settings from the environment (and the project's .env) itself.
 #
 # Only MCP frames ever reach stdout; this script's own messages go to stderr.
 set -eu
+
+is_on() {
+  case "$1" in
+    1 | true | yes | on | TRUE | YES | ON) return 0 ;;
+    *) return 1 ;;
+  esac
+}
 
 fail() {
   echo "mcp-server-wrapper: $*" >&2
@@ -37,22 +45,29 @@ if [ "$#" -eq 0 ]; then
   start=$(node -e 'process.stdout.write(require(process.argv[1]).scripts?.start ?? "")' "$project/package.json") ||
     fail "cannot read $project/package.json"
   [ -n "$start" ] || fail "package.json in $project has no start script: add one or pass the command"
-  set -- sh -c "exec $start"
+  # dev --hot runs the entry itself, so it needs the script's own words (e.g. tsx src/server.ts).
+  if is_on "${MCP_DEV_MODE:-}" && is_on "${MCP_HOT:-}"; then
+    # shellcheck disable=SC2086
+    set -- $start
+  else
+    set -- sh -c "exec $start"
+  fi
 fi
 
-case "${MCP_DEV_MODE:-}" in
-  1 | true | yes | on) ;;
-  *)
-    MCP_TRANSPORT=stdio
-    export MCP_TRANSPORT
-    exec "$@"
-    ;;
-esac
+if ! is_on "${MCP_DEV_MODE:-}"; then
+  MCP_TRANSPORT=stdio
+  export MCP_TRANSPORT
+  exec "$@"
+fi
 
-# dev --bridge -- <server command...>. MCP_HTTP_PORT, MCP_HTTP_HOST and MCP_WATCH stay in the
+# dev --bridge [--hot] -- <server command...>. MCP_HTTP_PORT, MCP_HTTP_HOST and MCP_WATCH stay in the
 # environment, where dev reads them (an error then names the variable the user set, not a flag they
 # never typed); dev watches the project directory when MCP_WATCH is unset.
-set -- dev --bridge -- "$@"
+if is_on "${MCP_HOT:-}"; then
+  set -- dev --bridge --hot -- "$@"
+else
+  set -- dev --bridge -- "$@"
+fi
 
 # Prefer the project's own mcp-http-transport, then the package this script ships in.
 if command -v mcp-http-transport >/dev/null 2>&1; then

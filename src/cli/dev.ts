@@ -241,7 +241,7 @@ async function watchSources(options: DevOptions, cwd: string, watch: string[], l
     ignoreInitial: true,
     ignored: (path) => path.split(sep).some((part) => part === 'node_modules' || part === '.git'),
   });
-  watcher.on('all', (_event, path) => {
+  const touched = (path: string) => {
     const name = basename(path);
     // Sources, and what --hot cannot apply in place (package.json, .env) so that it restarts.
     if (!extensions.has(extname(path)) && name !== 'package.json' && !name.startsWith('.env')) return;
@@ -256,6 +256,14 @@ async function watchSources(options: DevOptions, cwd: string, watch: string[], l
       files.clear();
       onChange(changed, since);
     }, SETTLE_MS);
+  };
+  watcher.on('all', (_event, path) => touched(path));
+  // chokidar drops a second change to a file within 50 ms of the first (a format-on-save, or a save
+  // right after a hot reload): the raw fs.watch events see every write.
+  watcher.on('raw', (event, path, details) => {
+    const watchedPath = (details as { watchedPath?: string } | undefined)?.watchedPath;
+    if (event !== 'change' || !path || !watchedPath) return;
+    touched(watchedPath.endsWith(`${sep}${path}`) ? watchedPath : join(watchedPath, path));
   });
   await new Promise<void>((ready) => watcher.once('ready', ready));
   return {
@@ -305,11 +313,8 @@ async function runHot(options: DevOptions, { cwd, watch, config, log, say, bridg
   await http.start();
   const url = http.url!;
   const stdio = bridged ? new MCPTransportManager({ ...serving, server: host.facade, transportMode: 'stdio' }) : undefined;
-  if (stdio) {
-    // The entry runs in this process, where stdout carries MCP frames: its console output goes to stderr.
-    for (const method of ['log', 'info', 'debug'] as const) console[method] = (...data: unknown[]) => console.error(...data);
-    await stdio.start();
-  }
+  // The entry runs in this process, where stdout carries MCP frames: its console output goes to stderr.
+  if (stdio) for (const method of ['log', 'info', 'debug'] as const) console[method] = (...data: unknown[]) => console.error(...data);
   process.argv = [process.execPath, resolve(cwd, entry), ...args];
   say(`watching ${watch.map((w) => relative(cwd, w) || '.').join(', ')} (${options.ext ?? DEFAULT_EXTENSIONS}) · running ${entry} in process (hot)`);
   const report = (outcome: ReloadOutcome, first = false) => {
@@ -325,6 +330,8 @@ async function runHot(options: DevOptions, { cwd, watch, config, log, say, bridg
   };
   const watcher = await watchSources(options, cwd, watch, log, (files, since) => void host.reload(files, since).then((o) => report(o)));
   report(await host.start(), true);
+  // Started once the first load is done: the stdio session connects at once, and needs a server then.
+  await stdio?.start();
 
   const exitCode = await new Promise<number>((resolveExit) => {
     process.once('SIGINT', () => resolveExit(130));

@@ -132,12 +132,13 @@ export class HotHost {
       return { kind, files: files.map((f) => this.local(f)), ms: Date.now() - since, sessions: this.sessions.size, reason };
     }
     const generation = new Generation(++this.count, source);
+    // Asked first, so that with one shared instance a real client is the last to initialize it.
+    const offer = await offerOf(generation).catch(() => ({}) as Offer);
     this.current = generation;
     await Promise.all([...this.sessions].map((session) => session.swap(generation).catch(() => session.close())));
     const ms = Date.now() - since;
     this.firstReady();
     // Clients refetch only the lists this save changed.
-    const offer = await offerOf(generation).catch(() => ({}) as Offer);
     if (previous) {
       for (const list of ['tools', 'resources', 'prompts'] as const) {
         if (offer[list] !== undefined && offer[list] !== this.offer[list]) for (const session of this.sessions) session.notify(`notifications/${list}/list_changed`);
