@@ -2,8 +2,6 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { loadConfig, type TransportConfig, type TransportConfigOptions } from './config.js';
@@ -17,9 +15,9 @@ import { InflightTracker } from './sessions/inflight.js';
 import { SessionRegistry } from './sessions/registry.js';
 import { FileSessionStore, type SessionStore } from './sessions/store.js';
 import { hotHook } from './dev/hot/hook.js';
+import type { ServerLike, ServerSource } from './server-like.js';
 
-/** A low-level SDK `Server` or a high-level `McpServer`. */
-export type ServerLike = Server | McpServer;
+export type { ServerLike } from './server-like.js';
 
 /** Options of {@link MCPTransportManager}: the server plus any setting that should beat the env. */
 export interface MCPTransportManagerOptions extends TransportConfigOptions {
@@ -27,7 +25,7 @@ export interface MCPTransportManagerOptions extends TransportConfigOptions {
    * The server to serve, unchanged. One instance is shared by every session through a multiplexer;
    * a factory `() => Server | McpServer` gives each session its own instance instead.
    */
-  server: ServerLike | (() => ServerLike);
+  server: ServerSource;
   /** Close on SIGINT, SIGTERM and SIGUSR2 (nodemon's restart signal), then exit. @default true */
   handleSignals?: boolean;
   /** The environment to read. @default process.env, over the `.env` file in `cwd` */

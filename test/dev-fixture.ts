@@ -1,7 +1,8 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, emptyDir } from './helpers.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ROOT, emptyDir, textOf } from './helpers.js';
 export { freePort, portIsFree } from './helpers.js';
 
 /** Shared by the dev-mode and wrapper tests: a throwaway user project running a fixture server. */
@@ -60,3 +61,36 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * Call `version` in a loop on every client (bounded in count and time), remembering when each version
+ * was first seen and every failure.
+ */
+export function pollVersions(clients: Client[], paceMs = 10) {
+  const firstSeen = clients.map(() => new Map<string, number>());
+  const failures: string[] = [];
+  let running = true;
+  const loops = clients.map(async (client, c) => {
+    const deadline = Date.now() + 150_000;
+    for (let i = 0; running && i < 20_000 && Date.now() < deadline; i++) {
+      try {
+        const v = textOf(await client.callTool({ name: 'version' }));
+        if (!firstSeen[c]!.has(v)) firstSeen[c]!.set(v, Date.now());
+      } catch (error) {
+        failures.push(`client ${c}: ${(error as Error).message}`);
+      }
+      // Paced, so that the loops leave the two cores to the servers starting beside them.
+      await new Promise((r) => setTimeout(r, paceMs));
+    }
+  });
+  return {
+    firstSeen,
+    failures,
+    seenByAll: (v: string) => firstSeen.every((m) => m.has(v)),
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+

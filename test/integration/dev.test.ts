@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ROOT, connectClient, exited, stop, textOf, waitFor, within, type Kind } from '../helpers.js';
-import { BIN, alive, freePort, portIsFree, project } from '../dev-fixture.js';
+import { BIN, alive, freePort, pollVersions, portIsFree, project } from '../dev-fixture.js';
 
 const WRAPPER = join(ROOT, 'scripts', 'mcp-server-wrapper.sh');
 const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k, v]) => !k.startsWith('MCP_') && v !== undefined)) as Record<string, string>;
@@ -29,38 +29,6 @@ const healthPid = async (base: string) => ((await (await fetch(`${base}/health`)
 
 /** Lines that must never appear: a crash of working code, a port fight, or the server's internal chatter. */
 const NOISE = /crashed|in use|PORT_IN_USE|listening on http|shutting down|stopped unexpectedly/;
-
-/**
- * Call `version` in a loop on every client (bounded in count and time), remembering when each version
- * was first seen and every failure.
- */
-function pollVersions(clients: Client[]) {
-  const firstSeen = clients.map(() => new Map<string, number>());
-  const failures: string[] = [];
-  let running = true;
-  const loops = clients.map(async (client, c) => {
-    const deadline = Date.now() + 150_000;
-    for (let i = 0; running && i < 20_000 && Date.now() < deadline; i++) {
-      try {
-        const v = textOf(await client.callTool({ name: 'version' }));
-        if (!firstSeen[c]!.has(v)) firstSeen[c]!.set(v, Date.now());
-      } catch (error) {
-        failures.push(`client ${c}: ${(error as Error).message}`);
-      }
-      // Paced, so that the loops leave the two cores to the servers starting beside them.
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  });
-  return {
-    firstSeen,
-    failures,
-    seenByAll: (v: string) => firstSeen.every((m) => m.has(v)),
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-    },
-  };
-}
 
 /**
  * Five saves, each while a 3 s `slow` call is in flight on every client. Every slow call must come back

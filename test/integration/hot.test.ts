@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { BIN, alive, freePort, portIsFree } from '../dev-fixture.js';
+import { BIN, alive, freePort, pollVersions, portIsFree } from '../dev-fixture.js';
 import { connectClient, textOf, waitFor } from '../helpers.js';
 import { hotProject, type HotFixtureOptions } from '../hot-fixture.js';
 
@@ -34,33 +34,6 @@ async function startHot(options: HotFixtureOptions) {
   return { ...fixture, port, devPid: transport.pid!, clients, names: ['hot-stdio', 'hot-streamable', 'hot-sse'], listChanged, err: () => err };
 }
 
-/** `version` in a loop on every client, paced and bounded, remembering what each saw and every failure. */
-function pollVersions(clients: Client[]) {
-  const seen = clients.map(() => new Set<string>());
-  const failures: string[] = [];
-  let running = true;
-  const loops = clients.map(async (client, c) => {
-    const deadline = Date.now() + 120_000;
-    for (let i = 0; running && i < 50_000 && Date.now() < deadline; i++) {
-      try {
-        seen[c]!.add(textOf(await client.callTool({ name: 'version' })));
-      } catch (error) {
-        failures.push(`client ${c}: ${(error as Error).message}`);
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  });
-  return {
-    seen,
-    failures,
-    seenByAll: (v: string) => seen.every((s) => s.has(v)),
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-    },
-  };
-}
-
 const stateOf = async (client: Client) => JSON.parse(textOf(await client.callTool({ name: 'state' }))) as { pid: number; createdAt: number; evaluations: number };
 
 describe.each([
@@ -73,7 +46,7 @@ describe.each([
     try {
       const before = await stateOf(clients[0]!);
       expect(before.pid).toBe(hot.devPid); // the server runs inside dev itself
-      const poll = pollVersions(clients);
+      const poll = pollVersions(clients, 5);
       await waitFor(() => poll.seenByAll('v1'), 'every client to see v1');
       for (let v = 2; v <= 11; v++) {
         hot.write(v);
@@ -106,7 +79,7 @@ describe.each([
       await poll.stop();
 
       expect(poll.failures).toEqual([]);
-      for (const s of poll.seen) expect([...s]).toEqual(Array.from({ length: 13 }, (_, i) => `v${i + 1}`));
+      for (const m of poll.firstSeen) expect([...m.keys()]).toEqual(Array.from({ length: 13 }, (_, i) => `v${i + 1}`));
       // Same process, and the module nobody edited kept its state.
       const after = await stateOf(clients[1]!);
       expect(after).toEqual({ pid: before.pid, createdAt: before.createdAt, evaluations: 1 });

@@ -1,4 +1,4 @@
-import type { ServerSource } from './swap.js';
+import type { ServerSource } from '../../server-like.js';
 
 /**
  * Where `dev --hot` waits for the user's entry to hand over its server. Set on `globalThis`, so that it

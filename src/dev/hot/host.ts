@@ -1,9 +1,9 @@
 import { basename, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../../errors.js';
-import type { ServerLike } from '../../manager.js';
+import type { ServerLike, ServerSource } from '../../server-like.js';
 import { HOT_HOOK, type HotHook } from './hook.js';
-import { Generation, HotSession, offerOf, type Offer, type ServerSource } from './swap.js';
+import { Generation, HotSession, offerOf, type Offer } from './swap.js';
 
 /** Options of {@link HotHost}. */
 export interface HotHostOptions {

@@ -12,12 +12,10 @@ import {
   type RequestId,
   type ServerCapabilities,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { ServerLike } from '../../manager.js';
+import type { ServerLike, ServerSource } from '../../server-like.js';
 import { SessionMultiplexer } from '../../sessions/multiplex.js';
 import { linkedPair, type LinkEnd } from './link.js';
 
-/** What an entry handed over: one shared server, or a factory of one per session. */
-export type ServerSource = ServerLike | (() => ServerLike);
 
 const INTERNAL = 'mcp-http-transport/hot/';
 
