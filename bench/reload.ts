@@ -23,7 +23,8 @@ import { freePort, percentile, progress, until } from './lib.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'mcp-http-transport.js');
-const POLL_MS = 5;
+/** How often a reload variant polls for the new code; BENCH_POLL_MS overrides it (to see what the polling itself costs). */
+const POLL_MS = Number(process.env["BENCH_POLL_MS"] ?? 5);
 const NODEMON = createRequire(import.meta.url).resolve('nodemon/bin/nodemon.js');
 const MCP_REMOTE = join(ROOT, 'node_modules', 'mcp-remote', 'dist', 'proxy.js');
 
