@@ -71,7 +71,7 @@ describe.each([
       hot.breakTools();
       await waitFor(() => hot.err().includes('hot reload failed'), 'the failed reload to be reported', 15_000);
       const failed = hot.err().split('\n').find((l) => l.includes('hot reload failed'))!;
-      expect(failed).toMatch(/src\/tools\.(mjs|ts)/);
+      expect(failed).toMatch(/hot reload failed: .+ \(src\/tools\.(mjs|ts):1\)/);
       expect(failed).toContain('the previous code keeps serving');
       for (const client of clients) expect(textOf(await client.callTool({ name: 'version' }))).toBe('v12');
       hot.write(13);

@@ -175,14 +175,21 @@ export class HotHost {
 
   /** One line: the error and where, as Vite (a syntax error) or the stack (a throw) says. */
   private explain(error: unknown): string {
-    const e = error as { message?: string; loc?: { file?: string; line?: number; column?: number }; id?: string; stack?: string };
-    const message = String(e?.message ?? error).split('\n').find((l) => l.trim()) ?? 'unknown error';
+    const e = error as { message?: string; loc?: { file?: string; line?: number }; id?: string; stack?: string };
+    // eslint-disable-next-line no-control-regex
+    const text = String(e?.message ?? error).replace(/\x1b\[[0-9;]*m/g, '');
+    const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+    // Vite's transform errors say "Transform failed with 1 error:", then "[PARSE_ERROR] Unexpected token".
+    const message = lines.find((l) => /^\[[A-Z_]+\]/.test(l)) ?? (lines[0]?.endsWith(':') && lines[1] ? lines[1] : lines[0]) ?? 'unknown error';
     let where: string | undefined;
-    if (e?.loc?.file || e?.id) where = `${this.local(e.loc?.file ?? e.id!.split('?')[0]!)}${e.loc?.line ? `:${e.loc.line}` : ''}`;
+    const framed = /([\w@./-]+\.[cm]?[jt]sx?):(\d+)(?::\d+)?/.exec(text);
+    if (e?.loc?.file && e.loc.line) where = `${this.local(e.loc.file)}:${e.loc.line}`;
+    else if (framed && e?.id) where = `${this.local(framed[1]!)}:${framed[2]}`;
     else {
       const frame = e?.stack?.split('\n').find((l) => l.includes(this.options.cwd) && !l.includes('node_modules'));
       const match = frame && /((?:file:\/\/)?\/[^\s()]+):(\d+):\d+/.exec(frame);
       if (match) where = `${this.local(match[1]!.replace(/^file:\/\//, ''))}:${match[2]}`;
+      else if (e?.id) where = this.local(e.id.split('?')[0]!);
     }
     return where && !message.includes(where) ? `${message} (${where})` : message;
   }
