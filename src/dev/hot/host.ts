@@ -184,7 +184,7 @@ export class HotHost {
     let where: string | undefined;
     const framed = /([\w@./-]+\.[cm]?[jt]sx?):(\d+)(?::\d+)?/.exec(text);
     if (e?.loc?.file && e.loc.line) where = `${this.local(e.loc.file)}:${e.loc.line}`;
-    else if (framed && e?.id) where = `${this.local(framed[1]!)}:${framed[2]}`;
+    else if (framed && e?.id) where = `${this.local(e.id.split('?')[0]!)}:${framed[2]}`;
     else {
       const frame = e?.stack?.split('\n').find((l) => l.includes(this.options.cwd) && !l.includes('node_modules'));
       const match = frame && /((?:file:\/\/)?\/[^\s()]+):(\d+):\d+/.exec(frame);
