@@ -1,4 +1,5 @@
-import { basename, relative, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../../errors.js';
 import type { ServerLike, ServerSource } from '../../server-like.js';
@@ -169,8 +170,11 @@ export class HotHost {
     return next;
   }
 
+  /** A file as the user knows it: relative to the project. Vite may name one by its root-relative URL (`/src/x.mjs`). */
   private local(file: string): string {
-    return relative(this.options.cwd, resolve(this.options.cwd, file)) || file;
+    const url = join(this.options.cwd, file);
+    const path = isAbsolute(file) && !existsSync(file) && existsSync(url) ? url : resolve(this.options.cwd, file);
+    return relative(this.options.cwd, path) || file;
   }
 
   /** One line: the error and where, as Vite (a syntax error) or the stack (a throw) says. */
