@@ -23,7 +23,7 @@ import { nextDelay } from './backoff.js';
 import { resolveBridgeOptions, type BridgeOptions, type BridgeSettings } from './options.js';
 
 export { DEFAULT_BACKOFF, nextDelay, type BackoffOptions } from './backoff.js';
-export { DEFAULT_BRIDGE_OPTIONS, bridgeOptionProblems, resolveBridgeOptions, type BridgeField, type BridgeOptions, type BridgeSettings, type UpstreamTransport } from './options.js';
+export { DEFAULT_BRIDGE_OPTIONS, bridgeOptionProblems, resolveBridgeOptions, type BridgeField, type BridgeOptions, type BridgeReadable, type BridgeSettings, type BridgeWritable, type UrlLike, type UpstreamTransport } from './options.js';
 
 /** A running stdio↔HTTP bridge. */
 export interface Bridge {
@@ -403,13 +403,13 @@ class ReconnectingBridge implements Bridge {
     const headers = { ...this.settings.headers };
     const transport: Transport =
       kind === 'http'
-        ? new StreamableHTTPClientTransport(this.settings.url, {
+        ? new StreamableHTTPClientTransport(new URL(this.settings.url.href), {
             sessionId,
             requestInit: { headers },
             // Any end of the GET stream is reported at once; reconnecting is this bridge's job.
             reconnectionOptions: { maxRetries: 0, initialReconnectionDelay: 0, maxReconnectionDelay: 0, reconnectionDelayGrowFactor: 1 },
           })
-        : new SSEClientTransport(this.settings.url, { requestInit: { headers } });
+        : new SSEClientTransport(new URL(this.settings.url.href), { requestInit: { headers } });
     const connection: Connection = { transport, kind, live: true };
     transport.onmessage = (message) => this.fromServer(connection, message);
     transport.onerror = (error) => {

@@ -8,7 +8,7 @@ export type UpstreamTransport = 'auto' | 'http' | 'sse';
 /** Options of `createBridge`. Checked once, when the bridge is created. */
 export interface BridgeOptions {
   /** The upstream MCP endpoint, e.g. `http://localhost:3000/mcp` (or `/sse`). An http(s) URL. */
-  url: string | URL;
+  url: string | UrlLike;
   /** @default 'auto' */
   transport?: UpstreamTransport;
   /** Extra HTTP headers for every upstream request (e.g. Authorization). @default {} */
@@ -33,15 +33,37 @@ export interface BridgeOptions {
   hold?: boolean;
   /** @default a stderr logger at `warn` */
   log?: Logger;
-  /** Where the client's frames come from. @default process.stdin */
-  stdin?: NodeJS.ReadableStream;
-  /** Where frames to the client go; nothing else is ever written there. @default process.stdout */
-  stdout?: NodeJS.WritableStream;
+  /** Where the client's frames come from: a Node readable stream. @default process.stdin */
+  stdin?: BridgeReadable;
+  /** Where frames to the client go, a Node writable stream; nothing else is ever written there. @default process.stdout */
+  stdout?: BridgeWritable;
+}
+
+/** A WHATWG `URL`, named by the part the bridge reads, so that the public types need no DOM or Node lib. */
+export interface UrlLike {
+  readonly href: string;
+}
+
+/**
+ * The part of a Node readable stream the bridge uses, written structurally so that the public types
+ * need no `@types/node`.
+ */
+export interface BridgeReadable {
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  once(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+/** The part of a Node writable stream the bridge uses. */
+export interface BridgeWritable {
+  write(chunk: string): boolean;
+  once(event: string, listener: (...args: any[]) => void): unknown;
 }
 
 /** The bridge's settings once defaults are merged and every value checked. */
 export interface BridgeSettings {
-  readonly url: URL;
+  /** A `URL`. */
+  readonly url: UrlLike;
   readonly transport: UpstreamTransport;
   readonly headers: Readonly<Record<string, string>>;
   readonly backoff: Readonly<Required<BackoffOptions>>;
@@ -105,7 +127,7 @@ export function bridgeOptionProblems(options: BridgeOptions, names: Partial<Reco
   else {
     let url: URL | undefined;
     try {
-      url = new URL(options.url);
+      url = new URL(typeof options.url === 'string' ? options.url : options.url.href);
     } catch {
       fail('url', String(options.url), 'is not a URL: use e.g. http://localhost:3000/mcp');
     }
@@ -150,7 +172,7 @@ export function resolveBridgeOptions(options: BridgeOptions): BridgeSettings {
   if (problems.length > 0) throw new ConfigError(problems);
   const d = DEFAULT_BRIDGE_OPTIONS;
   return Object.freeze({
-    url: new URL(options.url),
+    url: new URL(typeof options.url === 'string' ? options.url : options.url.href),
     transport: options.transport ?? d.transport,
     headers: Object.freeze({ ...(options.headers ?? d.headers) }),
     backoff: Object.freeze({ ...DEFAULT_BACKOFF, ...withoutUndefined(options.backoff ?? {}) }),

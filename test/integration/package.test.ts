@@ -70,6 +70,7 @@ describe('the packed package', () => {
       join(dir, 'server.ts'),
       `import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ConfigError, MCPTransportManager, createLogger, parseConfig, serve, type LogStream, type TransportConfig } from 'mcp-http-transport';
+import { createBridge, type Bridge } from 'mcp-http-transport/bridge';
 
 const server = new McpServer({ name: 'my-server', version: '1.0.0' });
 const lines: string[] = [];
@@ -82,6 +83,8 @@ await manager.start().catch((error: unknown) => {
 });
 const served: MCPTransportManager = await serve({ server: () => server });
 await served.close();
+const bridge: Bridge = createBridge({ url: 'http://localhost:3000/mcp', backoff: { maxDelayMs: 100 }, hold: false });
+await bridge.close();
 `,
     );
     writeFileSync(
