@@ -185,7 +185,7 @@ class ReconnectingBridge implements Bridge {
       entry.timer = setTimeout(() => {
         const i = this.queue.indexOf(entry);
         if (i >= 0) this.queue.splice(i, 1);
-        this.replyError(message, notBackMessage(message, this.settings.queueTimeoutMs));
+        this.replyError(message, notBackMessage(message, this.settings.queueTimeoutMs, `check that the upstream at ${this.settings.url.href} is running`));
       }, this.settings.queueTimeoutMs);
       entry.timer.unref();
     }

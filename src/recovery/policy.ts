@@ -56,9 +56,12 @@ export function outcomeUnknownMessage(request: RequestShape): string {
   return `the server stopped while ${what} was running: the outcome is unknown (it may or may not have run); ${why}. Call it again if that is safe.`;
 }
 
-/** The error message for a request held while no server answered, past its deadline. */
-export function notBackMessage(request: RequestShape, timeoutMs: number): string {
-  return `the server did not come back within ${timeoutMs / 1000} s; ${request.method} was not sent. Check the server's output, fix the error and save.`;
+/**
+ * The error message for a request held while no server answered, past its deadline.
+ * @param advice what to do about it, for whoever reads the error (dev: fix the code and save)
+ */
+export function notBackMessage(request: RequestShape, timeoutMs: number, advice = "check the server's output, fix the error and save"): string {
+  return `the server did not come back within ${timeoutMs / 1000} s; ${request.method} was not sent. ${advice[0]!.toUpperCase()}${advice.slice(1)}.`;
 }
 
 /** JSON-RPC error code used for recovery errors (implementation-defined server error range). */

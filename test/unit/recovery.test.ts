@@ -51,7 +51,8 @@ describe('recovery messages', () => {
   });
 
   it('says how long the server was waited for', () => {
-    expect(notBackMessage({ method: 'tools/list' }, 300)).toMatch(/within 0.3 s; tools\/list was not sent/);
+    expect(notBackMessage({ method: 'tools/list' }, 300)).toMatch(/within 0.3 s; tools\/list was not sent\. Check the server's output, fix the error and save\.$/);
+    expect(notBackMessage({ method: 'ping' }, 1000, 'check that the upstream is running')).toMatch(/ping was not sent\. Check that the upstream is running\.$/);
   });
 
   it.each([
