@@ -177,7 +177,11 @@ export class HotSession {
     if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
       const id = message.params?.['requestId'] as RequestId;
       const backend = [...this.backends].find((b) => b.running.has(id)) ?? this.current!;
-      return void backend.end.send(message, extra).catch(() => undefined);
+      void backend.end.send(message, extra).catch(() => undefined);
+      // A cancelled request gets no response: it must not keep a retired generation open.
+      backend.running.delete(id);
+      if (backend.retired && backend.running.size === 0) void this.drop(backend);
+      return;
     }
     void this.current!.end.send(message, extra).catch(() => undefined);
   }
