@@ -43,6 +43,8 @@ export interface MCPTransportManagerOptions extends TransportConfigOptions {
   drainTimeoutMs?: number;
   /** @internal set by `dev --hot` for its own managers, which serve rather than hand over. */
   hotHost?: boolean;
+  /** @internal where stdio frames go, when `process.stdout` is not ours alone (`dev --hot`). @default process.stdout */
+  stdioOut?: { write(chunk: string): boolean; once(event: string, listener: (...args: any[]) => void): unknown };
 }
 
 /** How long `close()` lets open connections finish before cutting them. */
@@ -166,7 +168,7 @@ export class MCPTransportManager {
   }
 
   private async startStdio(): Promise<void> {
-    const transport = new StdioServerTransport();
+    const transport = new StdioServerTransport(undefined, this.options.stdioOut as never);
     const server = this.createServer();
     this.shared = { server, transport };
     await server.connect(transport);

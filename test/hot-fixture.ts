@@ -26,9 +26,11 @@ export const state = { createdAt: Date.now(), evaluations: g.__hotFixtureEvaluat
 }
 
 /** The tools module at version `v`, with `extra` tool names added. */
-function toolsSource(v: number, extra: readonly string[], api: 'mcp' | 'low'): string {
+function toolsSource(v: number, extra: readonly string[], api: 'mcp' | 'low', broken = false): string {
   const common = `import { state } from './state.js';
 export const VERSION: string = 'v${v}';
+/** When true, building a server throws (a duplicate tool, say): the module loads, the server does not. */
+const BROKEN = ${broken};
 const text = (t: string) => ({ content: [{ type: 'text' as const, text: t }] });
 // A timer of this module's, disposed the documented way when the module is evaluated again.
 const live = globalThis as any;
@@ -38,8 +40,9 @@ const timer = setInterval(() => {}, 60_000);
   clearInterval(timer);
   live.__hotFixtureTimers--;
 });
-/** name -> handler, given the server (for whoami). */
-export const tools: Record<string, (server: any) => Promise<any>> = {
+/** name -> handler, given the server (for whoami) and the request's extra. */
+export const tools: Record<string, (server: any, extra?: any) => Promise<any>> = {
+  sid: async (_server: any, extra?: any) => text(String(extra?.sessionId)),
   version: async () => text(VERSION),
   whoami: async (server: any) => text(JSON.stringify((server.server ?? server).getClientVersion() ?? null)),
   state: async () => text(JSON.stringify({ pid: process.pid, createdAt: state.createdAt, evaluations: state.evaluations })),
@@ -54,12 +57,14 @@ ${extra.map((name) => `  ${JSON.stringify(name)}: async () => text(${JSON.string
 `;
   return api === 'mcp'
     ? `${common}export function register(server: any) {
-  for (const [name, handler] of Object.entries(tools)) server.registerTool(name, {}, async () => handler(server));
+  if (BROKEN) server.registerTool('version', {}, async () => text('duplicate'));
+  for (const [name, handler] of Object.entries(tools)) server.registerTool(name, {}, async (extra: any) => handler(server, extra));
 }
 `
     : `${common}export function register(server: any, schemas: any) {
   server.setRequestHandler(schemas.ListToolsRequestSchema, async () => ({ tools: Object.keys(tools).map((name) => ({ name, inputSchema: { type: 'object' } })) }));
-  server.setRequestHandler(schemas.CallToolRequestSchema, async (request: any) => tools[request.params.name]!(server));
+  if (BROKEN) throw new Error('broken build');
+  server.setRequestHandler(schemas.CallToolRequestSchema, async (request: any, extra: any) => tools[request.params.name]!(server, extra));
 }
 `;
 }
@@ -94,7 +99,10 @@ function js(source: string): string {
     .replace(/ as number/g, '')
     .replace(/ as const/g, '')
     .replace(/\(import\.meta as any\)/g, 'import.meta')
-    .replace(/: Record<string, \(server: any\) => Promise<any>>/g, '')
+    .replace(/: Record<string, \(server: any, extra\?: any\) => Promise<any>>/g, '')
+    .replace(/\(_server: any, extra\?: any\)/g, '(_server, extra)')
+    .replace(/\(extra: any\)/g, '(extra)')
+    .replace(/\(request: any, extra: any\)/g, '(request, extra)')
     .replace(/\(t: string\)/g, '(t)')
     .replace(/\(server: any, schemas: any\)/g, '(server, schemas)')
     .replace(/\((server|request): any\)/g, '($1)')
@@ -112,7 +120,7 @@ export function hotProject(options: HotFixtureOptions) {
   const put = (name: string, source: string) => writeFileSync(file(name), options.ext === 'ts' ? source : js(source));
   put('state', stateSource());
   put('server', entrySource(options));
-  const write = (v: number, extra: readonly string[] = []) => put('tools', toolsSource(v, extra, options.api));
+  const write = (v: number, extra: readonly string[] = [], broken = false) => put('tools', toolsSource(v, extra, options.api, broken));
   write(1);
   return { dir, entry: `src/server.${options.ext}`, tools: file('tools'), write, breakTools: () => writeFileSync(file('tools'), 'export const = ;\n') };
 }

@@ -172,6 +172,8 @@ export async function runDev(options: DevOptions): Promise<number> {
     },
     onLost: (server) => {
       proxy.down();
+      // A save's new code is already starting: it will serve, and restarting would only supersede it.
+      if (supervisor.starting) return say(`✗ the server (pid ${server.pid}) stopped unexpectedly; the new code is starting`);
       if (restartsSinceSave++ > 0) return say(`✗ the server (pid ${server.pid}) stopped unexpectedly again; it restarts on the next save`);
       say(`✗ the server (pid ${server.pid}) stopped unexpectedly; starting it again`);
       restarts.add(supervisor.launch());
@@ -212,6 +214,8 @@ export async function runDev(options: DevOptions): Promise<number> {
   });
   // Stop everything we started: the bridge's session, held requests, the public port, every server process.
   await watcher.close();
+  // With nothing serving, the bridge's goodbye (DELETE /mcp) would wait at the proxy's hold: stop holding first.
+  if (!proxy.target) proxy.close();
   await bridge?.close();
   proxy.close();
   await Promise.all(
@@ -297,7 +301,10 @@ async function runHot(options: DevOptions, { cwd, watch, config, log, say, bridg
   }
   const { HotHost } = await import('../dev/hot/host.js');
   const { MCPTransportManager } = await import('../manager.js');
-  const host = new HotHost({ entry, cwd });
+  const host = new HotHost({ entry, cwd, warn: (line) => say(`⚠ ${line}`) });
+  // The user's code runs in this process: its failures are reported, and dev goes on serving the code that works.
+  process.on('unhandledRejection', (reason) => say(`⚠ unhandled rejection in your code: ${(reason as Error)?.stack ?? String(reason)}`));
+  process.on('uncaughtException', (error) => say(`⚠ uncaught exception in your code: ${error.stack ?? error.message}`));
   const serving = { hotHost: true, handleSignals: false, logLevel: options.verbose ? ('debug' as const) : ('warn' as const) };
   const http = new MCPTransportManager({
     ...serving,
@@ -312,9 +319,15 @@ async function runHot(options: DevOptions, { cwd, watch, config, log, say, bridg
   });
   await http.start();
   const url = http.url!;
-  const stdio = bridged ? new MCPTransportManager({ ...serving, server: host.facade, transportMode: 'stdio' }) : undefined;
-  // The entry runs in this process, where stdout carries MCP frames: its console output goes to stderr.
-  if (stdio) for (const method of ['log', 'info', 'debug'] as const) console[method] = (...data: unknown[]) => console.error(...data);
+  let stdio: InstanceType<typeof MCPTransportManager> | undefined;
+  if (bridged) {
+    // The entry runs in this process, where fd 1 carries MCP frames: the transport writes there on a stream of its
+    // own, and everything else written to process.stdout (console.log, console.dir, loggers) goes to stderr.
+    const { createWriteStream } = await import('node:fs');
+    const frames = createWriteStream('', { fd: 1, autoClose: false });
+    process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+    stdio = new MCPTransportManager({ ...serving, server: host.facade, transportMode: 'stdio', stdioOut: frames });
+  }
   process.argv = [process.execPath, resolve(cwd, entry), ...args];
   say(`watching ${watch.map((w) => relative(cwd, w) || '.').join(', ')} (${options.ext ?? DEFAULT_EXTENSIONS}) · running ${entry} in process (hot)`);
   const report = (outcome: ReloadOutcome, first = false) => {

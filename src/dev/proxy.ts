@@ -111,9 +111,16 @@ export class DevProxy {
     if (body === undefined) return sendError(res, 413, null, `Payload Too Large: request bodies are limited to ${MAX_BODY_BYTES} bytes`);
     const call = describe(body);
     const sessionId = path === '/messages' || path === '/messages/' ? new URL(req.url ?? '/', 'http://x').searchParams.get('sessionId') : null;
+    // A cancelled legacy SSE call will get no answer: it is no longer due, and must not be re-sent.
+    const cancelled = cancelledId(body);
+    if (sessionId && cancelled !== undefined) this.sseStream(sessionId)?.forget(cancelled);
+    let gone = false;
+    res.once('close', () => (gone = true));
     const deadline = Date.now() + this.holdTimeoutMs;
     for (let resumed = false; ; ) {
       const upstream = await this.serving(deadline);
+      // A client that gave up while its call was held must not have it run later.
+      if (gone && !resumed) return;
       if (!upstream) return this.giveUp(res, call);
       const sse = sessionId ? this.sseStream(sessionId) : undefined;
       const outcome = await this.forward(upstream, req, body, res, call, resumed, sse);
@@ -169,6 +176,8 @@ export class DevProxy {
           });
           up.once('end', () => {
             if (chunks.length > 0) seen(parseJson(Buffer.concat(chunks).toString('utf8')));
+            // A draining process whose deadline passed ends a call's stream cleanly, without its answer.
+            if (events && call.id !== undefined && !answered) return interrupted();
             res.end();
             resolve('done');
           });
@@ -199,7 +208,11 @@ export class DevProxy {
    * process restores.
    */
   private async openStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let gone = false;
+    res.once('close', () => (gone = true));
     const upstream = await this.serving(Date.now() + this.holdTimeoutMs);
+    // A client that gave up while held (and will retry) leaves no stream behind.
+    if (gone) return;
     if (!upstream) return this.giveUp(res, undefined);
     const stream = new ClientStream(req, res, this);
     this.streams.add(stream);
@@ -321,7 +334,8 @@ class ClientStream {
     up.setEncoding('utf8');
     up.on('data', (text: string) => parser.feed(text));
     up.once('close', () => void this.upstreamEnded(upstream));
-    if (this.sse && this.sessionId) this.repost(upstream);
+    // Calls a process that died never answered (judged 'resend' as it died) go to this one.
+    if (this.sse && this.sessionId) for (const due of this.dueCalls.values()) if (!this.open.has(due.upstream) && due.upstream !== upstream) this.repost(due, upstream);
     return true;
   }
 
@@ -371,7 +385,10 @@ class ClientStream {
       if (this.proxy.recover(due.call) === 'fail') {
         this.dueCalls.delete(id);
         this.write(sseError(due.call));
+      } else if (this.latest && this.latest !== upstream && this.open.has(this.latest)) {
+        this.repost(due, this.latest);
       }
+      // Otherwise it goes to the next process the stream follows.
     }
     if (upstream !== this.latest) return; // an old process finished draining: the stream lives on the new one
     if (this.proxy.now === upstream) {
@@ -393,18 +410,20 @@ class ClientStream {
     return this.follow(next);
   }
 
-  /** Calls a dead process never answered that may go again: post them to the session on `upstream`. */
-  private repost(upstream: Upstream): void {
-    for (const due of this.dueCalls.values()) {
-      if (due.upstream === upstream) continue;
-      due.upstream = upstream;
-      const r = httpRequest(
-        { host: '127.0.0.1', port: upstream.port, method: 'POST', path: due.url, headers: forwardedHeaders(due.headers, due.body.length), agent: this.proxy.agentForStreams() },
-        (up) => up.resume(),
-      );
-      r.on('error', () => undefined); // the stream's own end handles a process that died again
-      r.end(due.body);
-    }
+  /** A call no longer due: the client cancelled it. */
+  forget(id: string | number): void {
+    this.dueCalls.delete(id);
+  }
+
+  /** Post a call again, to the session on `upstream`. */
+  private repost(due: DueCall, upstream: Upstream): void {
+    due.upstream = upstream;
+    const r = httpRequest(
+      { host: '127.0.0.1', port: upstream.port, method: 'POST', path: due.url, headers: forwardedHeaders(due.headers, due.body.length), agent: this.proxy.agentForStreams() },
+      (up) => up.resume(),
+    );
+    r.on('error', () => undefined); // the stream's own end handles a process that died again
+    r.end(due.body);
   }
 }
 
@@ -421,6 +440,13 @@ function describe(body: Buffer): Call {
   // A body without a request (a notification, a response) changes nothing if sent twice.
   const method = typeof message?.method === 'string' && id !== undefined ? message.method : 'ping';
   return { id, method, params: message?.params };
+}
+
+/** The request a `notifications/cancelled` body cancels, if it is one. */
+function cancelledId(body: Buffer): string | number | undefined {
+  const message = parseJson(body.toString('utf8')) as { method?: unknown; params?: { requestId?: unknown } } | undefined;
+  const id = message?.method === 'notifications/cancelled' ? message.params?.requestId : undefined;
+  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
 }
 
 function parseJson(text: string): unknown {

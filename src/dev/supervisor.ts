@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { Announcement } from './announce.js';
 
 /** Options of {@link Supervisor}. */
@@ -67,11 +69,18 @@ export class Supervisor {
   private control: NetServer | undefined;
   private controlAddress = '';
   private readonly generations = new Map<string, Running>();
+  /** Control connections, closed at the end so that a straggler cannot hold the control port open. */
+  private readonly sockets = new Set<Socket>();
   private serving: Running | undefined;
   private count = 0;
   private state: 'new' | 'started' | 'closed' = 'new';
 
   constructor(private readonly options: SupervisorOptions) {}
+
+  /** Whether a generation is starting (launched, not yet announced). */
+  get starting(): boolean {
+    return [...this.generations.values()].some((g) => g.state === 'starting');
+  }
 
   /** The process now serving, if any. */
   get current(): ServingProcess | undefined {
@@ -100,7 +109,7 @@ export class Supervisor {
     if (this.state !== 'started') throw new Error('Supervisor is not started');
     for (const g of this.generations.values()) if (g.state === 'starting') this.kill(g);
     const key = randomUUID();
-    const [file, ...args] = this.options.command;
+    const [file, ...args] = direct(this.options.command, this.options.cwd);
     const child = spawn(file!, args, {
       cwd: this.options.cwd,
       env: { ...this.options.env, MCP_HTTP_PORT: '0', MCP_DEV_CONTROL: `${this.controlAddress}#${key}` },
@@ -151,10 +160,13 @@ export class Supervisor {
     const all = [...this.generations.values()];
     for (const g of all) this.stop(g);
     await Promise.all(all.map((g) => g.gone));
+    for (const socket of this.sockets) socket.destroy();
     await new Promise((resolve) => (this.control ? this.control.close(resolve) : resolve(undefined)));
   }
 
   private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
     socket.setEncoding('utf8');
     socket.on('error', () => undefined); // 'close' follows
     const lines = createInterface({ input: socket });
@@ -222,7 +234,11 @@ export class Supervisor {
     this.signalGroup(generation, 'SIGTERM');
     const timer = setTimeout(() => this.signalGroup(generation, 'SIGKILL'), KILL_GRACE_MS);
     timer.unref();
-    void generation.gone.then(() => clearTimeout(timer));
+    // Once the process we spawned is gone, nothing left in its group has a reason to live.
+    void generation.gone.then(() => {
+      clearTimeout(timer);
+      this.signalGroup(generation, 'SIGKILL');
+    });
     if (generation.state === 'starting') {
       generation.state = 'gone';
       void generation.gone.then(() => this.generations.delete(generation.key));
@@ -238,6 +254,18 @@ export class Supervisor {
       // the group is already gone
     }
   }
+}
+
+/**
+ * `tsx <file> [args]` with the project's own tsx becomes `node --import tsx <file> [args]`: the same
+ * loader in one process instead of two, which starts each generation about 250 ms sooner. Any other
+ * command (or tsx with options of its own) runs as given.
+ */
+export function direct(command: readonly string[], cwd: string): string[] {
+  const [file, entry, ...rest] = command;
+  if (file === undefined || basename(file) !== 'tsx' || entry === undefined || entry.startsWith('-')) return [...command];
+  if (!existsSync(join(cwd, 'node_modules', 'tsx', 'package.json'))) return [...command];
+  return [process.execPath, '--import', 'tsx', entry, ...rest];
 }
 
 /** The most telling line of a failed start: the error itself, with where it happened when Node says. */

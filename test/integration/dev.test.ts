@@ -36,7 +36,7 @@ const NOISE = /crashed|in use|PORT_IN_USE|listening on http|shutting down|stoppe
  */
 async function savesDuringLongCalls(clients: Client[], write: (v: number) => void, err: () => string, base?: string) {
   await Promise.all(clients.map((c) => c.listTools()));
-  const poll = pollVersions(clients);
+  const poll = pollVersions(clients, 25);
   await waitFor(() => poll.seenByAll('v1'), 'every client to see v1', 30_000);
   const latencies: number[] = [];
   for (let v = 2; v <= 6; v++) {
@@ -53,6 +53,8 @@ async function savesDuringLongCalls(clients: Client[], write: (v: number) => voi
     // While it still runs the slow calls, the old process must be alive: nothing stopped it early.
     if (oldPid !== undefined && !settled) expect(alive(oldPid)).toBe(true);
     expect((await Promise.all(slow)).map(textOf)).toEqual(clients.map(() => `v${v - 1}`));
+    // Each slow call ran once: the switch did not post a call the old process was still running to the new one.
+    expect(count(err(), /entered slow\n/g)).toBe(entered + clients.length);
     // Once drained, the old process exits by itself.
     if (oldPid !== undefined) await waitFor(() => !alive(oldPid), `the v${v - 1} process to exit after draining`);
   }
@@ -137,7 +139,7 @@ describe.each([
 
   it('a save with a syntax error: the old code keeps answering; the next good save brings the new code', async () => {
     const { file, write } = await startWithClients('syntax');
-    const poll = pollVersions(clients);
+    const poll = pollVersions(clients, 25);
     await waitFor(() => poll.seenByAll('v1'), 'every client to see v1', 30_000);
     writeFileSync(file, 'export const = ;\n');
     await waitFor(() => dev!.err().includes('failed to start'), 'the failed start to be reported', 30_000);
@@ -194,6 +196,8 @@ describe('mcp-http-transport dev: the stop reaches the real server through wrapp
   it.each([
     ['sh -c', ['sh', '-c', 'node src/server.mjs']],
     ['npm start (npm → sh → node)', ['npm', 'start', '--silent']],
+    // dev runs a bare `tsx file` as `node --import tsx file`; through a shell the tsx wrapper process stays.
+    ['sh -c tsx (sh → tsx → node)', ['sh', '-c', 'tsx src/server.mjs']],
   ])('%s: the old server drains its call, then exits; dev stops the rest', async (_name, command) => {
     const { dir, write } = project('mjs');
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));

@@ -46,6 +46,8 @@ describe.each([
     try {
       const before = await stateOf(clients[0]!);
       expect(before.pid).toBe(hot.devPid); // the server runs inside dev itself
+      // Handlers see their session's id from the start (a Streamable HTTP session gets it after connecting).
+      expect(textOf(await clients[1]!.callTool({ name: 'sid' }))).toMatch(/^[0-9a-f-]{36}$/);
       const poll = pollVersions(clients, 5);
       await waitFor(() => poll.seenByAll('v1'), 'every client to see v1');
       for (let v = 2; v <= 11; v++) {
@@ -74,7 +76,13 @@ describe.each([
       expect(failed).toMatch(/hot reload failed: .+ \(src\/tools\.(mjs|ts):1\)/);
       expect(failed).toContain('the previous code keeps serving');
       for (const client of clients) expect(textOf(await client.callTool({ name: 'version' }))).toBe('v12');
-      hot.write(13);
+      // A module that loads but builds a server that cannot start: the old code keeps serving, every session kept.
+      hot.write(13, ['added'], true);
+      // (A factory fails when dev builds a server from it; a shared instance, while the entry evaluates.)
+      await waitFor(() => (hot.err().match(/hot reload failed: /g) ?? []).length === 2, 'the failed start to be reported', 15_000);
+      expect(hot.err()).toMatch(options.shared ? /hot reload failed: broken build/ : /hot reload failed: the new server failed to start: .*already registered/);
+      for (const client of clients) expect(textOf(await client.callTool({ name: 'version' }))).toBe('v12');
+      hot.write(13, ['added']);
       await waitFor(() => poll.seenByAll('v13'), 'every client to see v13 after the fix', 15_000);
       await poll.stop();
 

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import dotenv from 'dotenv';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../../errors.js';
@@ -12,6 +13,8 @@ export interface HotHostOptions {
   entry: string;
   /** The project directory: Vite's root, and what file names in status lines are relative to. */
   cwd: string;
+  /** A problem in the user's code that does not stop the reload (a dispose callback that threw). @default ignored */
+  warn?(line: string): void;
 }
 
 /** How a reload went, for the status line. */
@@ -21,6 +24,8 @@ export type ReloadOutcome =
 
 /** Files whose change cannot be applied in place: everything is evaluated again. */
 const RESTART_FILES = /^(package\.json|\.env.*)$/;
+/** How long an entry may take, after its module evaluated, to hand its server over (a `main()` not awaited). */
+const REGISTER_GRACE_MS = 10_000;
 
 /**
  * `dev --hot`: the user's entry runs inside this process through Vite's module runner. A save
@@ -33,6 +38,9 @@ export class HotHost {
   private offer: Offer = {};
   private count = 0;
   private pending: ServerSource | undefined;
+  private registered: ((source: ServerSource) => void) | undefined;
+  /** Variables of the real environment, which a `.env` reload never overrides. */
+  private readonly realEnv = new Set(Object.keys(process.env));
   private readonly firstGeneration: Promise<void>;
   private firstReady!: () => void;
   private vite: { server: import('vite').ViteDevServer; runner: import('vite/module-runner').ModuleRunner } | undefined;
@@ -68,10 +76,17 @@ export class HotHost {
       // No watcher and no socket: this host watches, and tells Vite what changed.
       server: { middlewareMode: true, watch: null, ws: false },
       optimizeDeps: { noDiscovery: true, include: [] },
+      // As tsx does: `paths` in tsconfig.json resolve.
+      resolve: { tsconfigPaths: true },
     });
     const runner = vite.createServerModuleRunner(server.environments.ssr, { hmr: { logger: false } });
     this.vite = { server, runner };
-    const hook: HotHook = { register: (source) => (this.pending = source) };
+    const hook: HotHook = {
+      register: (source) => {
+        this.pending = source;
+        this.registered?.(source);
+      },
+    };
     (globalThis as Record<symbol, HotHook>)[HOT_HOOK] = hook;
     return this.serialize(() => this.load([this.options.entry], 'restarted', Date.now()));
   }
@@ -83,6 +98,7 @@ export class HotHost {
       const graph = server.environments.ssr.moduleGraph;
       const outside = files.find((file) => RESTART_FILES.test(basename(file)) || !runner.evaluatedModules.getModulesByFile(file)?.size);
       if (outside !== undefined || !this.current) {
+        if (files.some((file) => basename(file).startsWith('.env'))) this.reloadEnv();
         await this.disposeAll();
         runner.evaluatedModules.clear();
         graph.invalidateAll();
@@ -100,7 +116,15 @@ export class HotHost {
       };
       for (const file of files) {
         graph.onFileChange(file);
-        for (const node of runner.evaluatedModules.getModulesByFile(file) ?? []) visit(node);
+        for (const node of runner.evaluatedModules.getModulesByFile(file) ?? []) {
+          // A syntax error fails here, before any module is disposed: the old code keeps serving whole.
+          try {
+            await server.environments.ssr.transformRequest(node.url);
+          } catch (error) {
+            return { kind: 'failed', error: this.explain(error) } satisfies ReloadOutcome;
+          }
+          visit(node);
+        }
       }
       for (const node of stale) {
         await this.dispose(node.url);
@@ -121,22 +145,39 @@ export class HotHost {
 
   private async load(files: string[], kind: 'hot' | 'restarted', since: number, reason?: string): Promise<ReloadOutcome> {
     this.pending = undefined;
+    // The entry's own error handling often ends in process.exit(1): here that would end dev and every client.
+    const exit = process.exit;
+    process.exit = ((code?: number) => {
+      throw new Error(`the entry called process.exit(${code ?? ''})`);
+    }) as typeof process.exit;
     try {
       await this.vite!.runner.import(pathToFileURL(this.entry).href);
+      // An entry whose main() is not awaited at top level hands its server over a little later.
+      if (!this.pending) await this.registration();
     } catch (error) {
       return { kind: 'failed', error: this.explain(error) };
+    } finally {
+      process.exit = exit;
     }
     const source = this.pending as ServerSource | undefined;
-    if (!source) return { kind: 'failed', error: `${this.local(this.entry)} did not call serve() or MCPTransportManager.start()` };
+    if (!source) return { kind: 'failed', error: `${this.local(this.entry)} did not call serve() or MCPTransportManager.start() within ${REGISTER_GRACE_MS / 1000} s` };
     const previous = this.current;
     if (previous && source === previous.source) {
       return { kind, files: files.map((f) => this.local(f)), ms: Date.now() - since, sessions: this.sessions.size, reason };
     }
     const generation = new Generation(++this.count, source);
-    // Asked first, so that with one shared instance a real client is the last to initialize it.
-    const offer = await offerOf(generation).catch(() => ({}) as Offer);
+    // Asked first, so that with one shared instance a real client is the last to initialize it. A server
+    // that cannot start (a factory that throws, a refused initialize) fails the reload here.
+    let offer: Offer;
+    try {
+      offer = await offerOf(generation);
+    } catch (error) {
+      await generation.close();
+      return { kind: 'failed', error: `the new server failed to start: ${this.explain(error)}` };
+    }
     this.current = generation;
-    await Promise.all([...this.sessions].map((session) => session.swap(generation).catch(() => session.close())));
+    // A session whose handshake fails on the new code stays on the code it has.
+    await Promise.all([...this.sessions].map((session) => session.swap(generation).catch((error: Error) => this.options.warn?.(`a session stays on the previous code: ${error.message}`))));
     const ms = Date.now() - since;
     this.firstReady();
     // Clients refetch only the lists this save changed.
@@ -156,7 +197,33 @@ export class HotHost {
     const callback = client?.disposeMap.get(url);
     if (!callback) return;
     client!.disposeMap.delete(url);
-    await Promise.resolve(callback(client!.dataMap.get(url))).catch(() => undefined);
+    await Promise.resolve()
+      .then(() => callback(client!.dataMap.get(url)))
+      .catch((error: Error) => this.options.warn?.(`import.meta.hot.dispose of ${this.local(url)} threw: ${error?.message ?? error}`));
+  }
+
+  /** Wait for the entry to hand its server over, up to the grace period. */
+  private registration(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.registered = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, REGISTER_GRACE_MS);
+      this.registered = done;
+    });
+  }
+
+  /** A `.env` changed: its values reach `process.env` again (the real environment still wins, as dotenv does). */
+  private reloadEnv(): void {
+    let text: string;
+    try {
+      text = readFileSync(join(this.options.cwd, '.env'), 'utf8');
+    } catch {
+      return;
+    }
+    for (const [key, value] of Object.entries(dotenv.parse(text))) if (!this.realEnv.has(key)) process.env[key] = value;
   }
 
   private async disposeAll(): Promise<void> {

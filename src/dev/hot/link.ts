@@ -10,9 +10,14 @@ export class LinkEnd implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo & { relatedRequestId?: TransportSendOptions['relatedRequestId'] }) => void;
-  sessionId?: string;
   other!: LinkEnd;
+  /** Where the session id comes from: read when asked, since a Streamable HTTP session gets its id after connecting. */
+  sessionIdOf: () => string | undefined = () => undefined;
   private closed = false;
+
+  get sessionId(): string | undefined {
+    return this.sessionIdOf();
+  }
 
   async start(): Promise<void> {}
 

@@ -7,6 +7,7 @@ import {
   isJSONRPCResultResponse,
   type InitializeRequest,
   type JSONRPCMessage,
+  type JSONRPCNotification,
   type JSONRPCRequest,
   type MessageExtraInfo,
   type RequestId,
@@ -18,6 +19,8 @@ import { linkedPair, type LinkEnd } from './link.js';
 
 
 const INTERNAL = 'mcp-http-transport/hot/';
+/** How long an internal request (a replayed initialize, a probe) may take before the swap gives up on it. */
+const INTERNAL_TIMEOUT_MS = 5000;
 
 /**
  * One load of the user's code: the server it built, and how a session connects to it. A shared
@@ -79,6 +82,8 @@ interface Backend {
   /** Server→client requests: the id the client sees → the id the server used. */
   readonly asked: Map<string, RequestId>;
   retired: boolean;
+  /** Closed by us (retired and done, or the session ended), not by the server. */
+  dropped: boolean;
 }
 
 /**
@@ -124,8 +129,14 @@ export class HotSession {
     if (this.closed || this.current?.generation === generation) return;
     const next = await this.open(generation);
     if (this.initialize) {
-      await this.ask(next, 'initialize', this.initialize.params);
-      await next.end.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      try {
+        await this.ask(next, 'initialize', this.initialize.params);
+        await next.end.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      } catch (error) {
+        // The session stays on the code it has.
+        await this.drop(next);
+        throw error;
+      }
     }
     const previous = this.current;
     this.current = next;
@@ -142,19 +153,41 @@ export class HotSession {
     if (this.closed) return;
     this.closed = true;
     this.sessions.delete(this);
-    for (const backend of this.backends) await backend.end.close();
+    for (const backend of this.backends) {
+      backend.dropped = true;
+      await backend.end.close();
+    }
     this.backends.clear();
     await this.transport?.close().catch(() => undefined);
   }
 
   private async open(generation: Generation): Promise<Backend> {
     const [end, serverEnd] = linkedPair();
-    serverEnd.sessionId = this.transport?.sessionId;
-    const backend: Backend = { generation, end, running: new Set(), asked: new Map(), retired: false };
+    serverEnd.sessionIdOf = () => this.transport?.sessionId;
+    const backend: Backend = { generation, end, running: new Set(), asked: new Map(), retired: false, dropped: false };
     end.onmessage = (message, extra) => this.fromServer(backend, message, extra);
+    end.onclose = () => this.serverClosed(backend);
+    try {
+      await generation.connect(serverEnd);
+    } catch (error) {
+      backend.dropped = true;
+      await end.close();
+      throw error;
+    }
     this.backends.add(backend);
-    await generation.connect(serverEnd);
     return backend;
+  }
+
+  /** The server side closed the link itself: its running requests will never be answered. */
+  private serverClosed(backend: Backend): void {
+    if (backend.dropped || this.closed) return;
+    backend.dropped = true;
+    this.backends.delete(backend);
+    for (const id of backend.running) {
+      void this.transport?.send({ jsonrpc: '2.0', id, error: { code: -32000, message: 'the server closed the connection while this request was running' } }).catch(() => undefined);
+    }
+    backend.running.clear();
+    if (this.current === backend) void this.close();
   }
 
   private fromClient(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
@@ -201,9 +234,19 @@ export class HotSession {
       backend.asked.set(id, message.id);
       return void this.transport?.send({ ...message, id }, extra).catch(() => undefined);
     }
+    if (!isJSONRPCNotification(message)) return;
     // A retired generation's list_changed says nothing about the code now serving.
     if (backend.retired && message.method.endsWith('/list_changed')) return;
-    void this.transport?.send(message, extra).catch(() => undefined);
+    let notification: JSONRPCNotification = message;
+    if (message.method === 'notifications/cancelled') {
+      // The server cancels one of its own requests: by the id the client knows it by.
+      const asked = [...backend.asked].find(([, id]) => id === message.params?.['requestId'])?.[0];
+      if (asked !== undefined) {
+        backend.asked.delete(asked);
+        notification = { ...message, params: { ...message.params, requestId: asked } };
+      }
+    }
+    void this.transport?.send(notification, extra).catch(() => undefined);
   }
 
   private retire(backend: Backend): void {
@@ -212,6 +255,7 @@ export class HotSession {
   }
 
   private async drop(backend: Backend): Promise<void> {
+    backend.dropped = true;
     this.backends.delete(backend);
     await backend.end.close();
   }
@@ -220,12 +264,16 @@ export class HotSession {
   private ask(backend: Backend, method: string, params: unknown): Promise<Record<string, unknown>> {
     const id = `${INTERNAL}${++this.internalIds}`;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, (message) => {
+      const timer = setTimeout(() => settle(new Error(`${method} got no answer within ${INTERNAL_TIMEOUT_MS / 1000} s`)), INTERNAL_TIMEOUT_MS);
+      const settle = (outcome: JSONRPCMessage | Error) => {
+        clearTimeout(timer);
         this.waiting.delete(id);
-        if (isJSONRPCResultResponse(message)) resolve(message.result);
-        else reject(new Error(`${method} failed: ${isJSONRPCErrorResponse(message) ? message.error.message : 'no result'}`));
-      });
-      backend.end.send({ jsonrpc: '2.0', id, method, params: params as Record<string, unknown> }).catch(reject);
+        if (outcome instanceof Error) reject(outcome);
+        else if (isJSONRPCResultResponse(outcome)) resolve(outcome.result);
+        else reject(new Error(`${method} failed: ${isJSONRPCErrorResponse(outcome) ? outcome.error.message : 'no result'}`));
+      };
+      this.waiting.set(id, settle);
+      backend.end.send({ jsonrpc: '2.0', id, method, params: params as Record<string, unknown> }).catch(settle);
     });
   }
 }
@@ -243,17 +291,23 @@ export async function offerOf(generation: Generation): Promise<Offer> {
   end.onmessage = (message) => {
     if ((isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) && typeof message.id === 'string') answers.get(message.id)?.(message);
   };
+  // A factory that throws, or a server that cannot initialize, fails the reload here, before any session moves.
   await generation.connect(serverEnd);
   const ask = (method: string, params: Record<string, unknown> = {}) =>
-    new Promise<Record<string, unknown> | undefined>((resolve) => {
+    new Promise<Record<string, unknown> | undefined>((resolve, reject) => {
       const id = `${INTERNAL}probe/${method}`;
-      answers.set(id, (message) => resolve(isJSONRPCResultResponse(message) ? message.result : undefined));
-      void end.send({ jsonrpc: '2.0', id, method, params }).catch(() => resolve(undefined));
+      const timer = setTimeout(() => reject(new Error(`the new server did not answer ${method} within ${INTERNAL_TIMEOUT_MS / 1000} s`)), INTERNAL_TIMEOUT_MS);
+      answers.set(id, (message) => {
+        clearTimeout(timer);
+        resolve(isJSONRPCResultResponse(message) ? message.result : undefined);
+      });
+      void end.send({ jsonrpc: '2.0', id, method, params }).catch(reject);
     });
   try {
     const init = (await ask('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-http-transport-hot', version: '0' } } satisfies InitializeRequest['params'])) as
       | { capabilities?: ServerCapabilities }
       | undefined;
+    if (!init) throw new Error('the new server refused to initialize');
     await end.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     const offer: Offer = {};
     for (const kind of ['tools', 'resources', 'prompts'] as const) {
