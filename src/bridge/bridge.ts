@@ -18,6 +18,7 @@ import {
 import { createLogger, type Logger } from '../log.js';
 import { RECOVERY_ERROR_CODE, decide, notBackMessage, outcomeUnknownMessage, toolName } from '../recovery/policy.js';
 import { ToolHintsBook } from '../recovery/tool-hints.js';
+import { InternalRequests } from '../sessions/internal-requests.js';
 import { listChangedNotifications } from '../sessions/restore.js';
 import { nextDelay } from './backoff.js';
 import { resolveBridgeOptions, type BridgeOptions, type BridgeSettings } from './options.js';
@@ -98,8 +99,7 @@ class ReconnectingBridge implements Bridge {
   private retryTimer: NodeJS.Timeout | undefined;
   /** Why the last connection attempt failed, for the errors answered while `down`. */
   private lastFailure = '';
-  private readonly internal = new Map<string, (message: JSONRPCMessage) => void>();
-  private internalIds = 0;
+  private readonly internal: InternalRequests;
   /** Losses since the upstream last answered: a connection that dies at once must not loop without backoff. */
   private streak = 0;
   private closing: Promise<void> | undefined;
@@ -107,6 +107,7 @@ class ReconnectingBridge implements Bridge {
   constructor(private readonly options: BridgeOptions) {
     // Checked before anything is opened: a bad value must not surface as a crash at the first reconnect.
     this.settings = resolveBridgeOptions(options);
+    this.internal = new InternalRequests(INTERNAL_ID, this.settings.probeTimeoutMs);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.log = options.log ?? createLogger('warn');
     this.downstream = new StdioServerTransport(options.stdin as never, options.stdout as never);
@@ -223,8 +224,7 @@ class ReconnectingBridge implements Bridge {
   private fromServer(connection: Connection, message: JSONRPCMessage): void {
     if (!connection.live) return;
     if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
-      const internal = typeof message.id === 'string' ? this.internal.get(message.id) : undefined;
-      if (internal) return internal(message);
+      if (this.internal.answer(message)) return;
       this.streak = 0;
       this.inflight.delete(message.id as RequestId);
       this.toolHints.learn(message);
@@ -430,19 +430,7 @@ class ReconnectingBridge implements Bridge {
 
   /** A request of the bridge's own (ping, replayed initialize), answered here, never reaching the client. */
   private request(connection: Connection, method: string, params?: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const id = `${INTERNAL_ID}${++this.internalIds}`;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => done(new Error(`${method} got no answer within ${this.settings.probeTimeoutMs} ms`)), this.settings.probeTimeoutMs);
-      const done = (outcome: Error | JSONRPCMessage) => {
-        clearTimeout(timer);
-        this.internal.delete(id);
-        if (outcome instanceof Error) reject(outcome);
-        else if (isJSONRPCResultResponse(outcome)) resolve(outcome.result);
-        else reject(new Error(`${method} failed: ${isJSONRPCErrorResponse(outcome) ? outcome.error.message : 'bad answer'}`));
-      };
-      this.internal.set(id, done);
-      connection.transport.send({ jsonrpc: '2.0', id, method, ...(params ? { params } : {}) }).catch(done);
-    });
+    return this.internal.ask((request) => connection.transport.send(request), method, params);
   }
 
   private replyError(message: JSONRPCMessage, text: string): void {

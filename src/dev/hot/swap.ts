@@ -15,6 +15,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ServerLike, ServerSource } from '../../server-like.js';
 import { SessionMultiplexer } from '../../sessions/multiplex.js';
+import { InternalRequests } from '../../sessions/internal-requests.js';
 import { linkedPair, type LinkEnd } from './link.js';
 
 
@@ -97,8 +98,7 @@ export class HotSession {
   private current: Backend | undefined;
   private readonly backends = new Set<Backend>();
   private initialize: JSONRPCRequest | undefined;
-  private readonly waiting = new Map<string, (message: JSONRPCMessage) => void>();
-  private internalIds = 0;
+  private readonly internal = new InternalRequests(INTERNAL, INTERNAL_TIMEOUT_MS);
   private closed = false;
 
   /**
@@ -221,8 +221,7 @@ export class HotSession {
 
   private fromServer(backend: Backend, message: JSONRPCMessage, extra?: TransportSendOptions): void {
     if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
-      const internal = typeof message.id === 'string' ? this.waiting.get(message.id) : undefined;
-      if (internal) return internal(message);
+      if (this.internal.answer(message)) return;
       backend.running.delete(message.id as RequestId);
       void this.transport?.send(message, extra).catch(() => undefined);
       if (backend.retired && backend.running.size === 0) void this.drop(backend);
@@ -262,19 +261,7 @@ export class HotSession {
 
   /** A request of our own on one backend, answered here (the replayed initialize). */
   private ask(backend: Backend, method: string, params: unknown): Promise<Record<string, unknown>> {
-    const id = `${INTERNAL}${++this.internalIds}`;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => settle(new Error(`${method} got no answer within ${INTERNAL_TIMEOUT_MS / 1000} s`)), INTERNAL_TIMEOUT_MS);
-      const settle = (outcome: JSONRPCMessage | Error) => {
-        clearTimeout(timer);
-        this.waiting.delete(id);
-        if (outcome instanceof Error) reject(outcome);
-        else if (isJSONRPCResultResponse(outcome)) resolve(outcome.result);
-        else reject(new Error(`${method} failed: ${isJSONRPCErrorResponse(outcome) ? outcome.error.message : 'no result'}`));
-      };
-      this.waiting.set(id, settle);
-      backend.end.send({ jsonrpc: '2.0', id, method, params: params as Record<string, unknown> }).catch(settle);
-    });
+    return this.internal.ask((request) => backend.end.send(request), method, params as Record<string, unknown>);
   }
 }
 
@@ -287,32 +274,20 @@ export type Offer = Partial<Record<'tools' | 'resources' | 'prompts', string>>;
  */
 export async function offerOf(generation: Generation): Promise<Offer> {
   const [end, serverEnd] = linkedPair();
-  const answers = new Map<string, (message: JSONRPCMessage) => void>();
-  end.onmessage = (message) => {
-    if ((isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) && typeof message.id === 'string') answers.get(message.id)?.(message);
-  };
+  const internal = new InternalRequests(`${INTERNAL}probe/`, INTERNAL_TIMEOUT_MS);
+  end.onmessage = (message) => void internal.answer(message);
   // A factory that throws, or a server that cannot initialize, fails the reload here, before any session moves.
   await generation.connect(serverEnd);
-  const ask = (method: string, params: Record<string, unknown> = {}) =>
-    new Promise<Record<string, unknown> | undefined>((resolve, reject) => {
-      const id = `${INTERNAL}probe/${method}`;
-      const timer = setTimeout(() => reject(new Error(`the new server did not answer ${method} within ${INTERNAL_TIMEOUT_MS / 1000} s`)), INTERNAL_TIMEOUT_MS);
-      answers.set(id, (message) => {
-        clearTimeout(timer);
-        resolve(isJSONRPCResultResponse(message) ? message.result : undefined);
-      });
-      void end.send({ jsonrpc: '2.0', id, method, params }).catch(reject);
-    });
+  const ask = (method: string, params: Record<string, unknown> = {}) => internal.ask((request) => end.send(request), method, params);
   try {
-    const init = (await ask('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-http-transport-hot', version: '0' } } satisfies InitializeRequest['params'])) as
-      | { capabilities?: ServerCapabilities }
-      | undefined;
-    if (!init) throw new Error('the new server refused to initialize');
+    const init = (await ask('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-http-transport-hot', version: '0' } } satisfies InitializeRequest['params'])) as {
+      capabilities?: ServerCapabilities;
+    };
     await end.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     const offer: Offer = {};
     for (const kind of ['tools', 'resources', 'prompts'] as const) {
       if (!init?.capabilities?.[kind]) continue;
-      offer[kind] = JSON.stringify((await ask(`${kind}/list`))?.[kind] ?? null);
+      offer[kind] = JSON.stringify((await ask(`${kind}/list`).catch(() => undefined))?.[kind] ?? null);
     }
     return offer;
   } finally {
