@@ -47,10 +47,15 @@ export const tools: Record<string, (server: any, extra?: any) => Promise<any>> =
   whoami: async (server: any) => text(JSON.stringify((server.server ?? server).getClientVersion() ?? null)),
   state: async () => text(JSON.stringify({ pid: process.pid, createdAt: state.createdAt, evaluations: state.evaluations })),
   timers: async () => text(String(live.__hotFixtureTimers)),
+  // Runs until a 'release' call: the test decides when it ends, after the save it must outlive.
   slow: async () => {
     process.stderr.write('entered slow ' + VERSION + '\\n');
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => (live.__hotFixtureWaiting ??= []).push(r));
     return text(VERSION);
+  },
+  release: async () => {
+    for (const r of (live.__hotFixtureWaiting ?? []).splice(0)) r();
+    return text('released');
   },
 ${extra.map((name) => `  ${JSON.stringify(name)}: async () => text(${JSON.stringify(name)}),`).join('\n')}
 };

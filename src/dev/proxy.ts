@@ -112,8 +112,7 @@ export class DevProxy {
     const call = describe(body);
     const sessionId = path === '/messages' || path === '/messages/' ? new URL(req.url ?? '/', 'http://x').searchParams.get('sessionId') : null;
     // A cancelled legacy SSE call will get no answer: it is no longer due, and must not be re-sent.
-    const cancelled = cancelledId(body);
-    if (sessionId && cancelled !== undefined) this.sseStream(sessionId)?.forget(cancelled);
+    if (sessionId && call.cancels !== undefined) this.sseStream(sessionId)?.forget(call.cancels);
     let gone = false;
     res.once('close', () => (gone = true));
     const deadline = Date.now() + this.holdTimeoutMs;
@@ -432,21 +431,19 @@ export interface Call {
   id: string | number | undefined;
   method: string;
   params?: unknown;
+  /** The request a `notifications/cancelled` cancels. */
+  cancels?: string | number;
 }
 
+/** One parse per request. */
 function describe(body: Buffer): Call {
-  const message = parseJson(body.toString('utf8')) as { id?: unknown; method?: unknown; params?: unknown } | undefined;
+  const message = parseJson(body.toString('utf8')) as { id?: unknown; method?: unknown; params?: { requestId?: unknown } } | undefined;
   const id = typeof message?.id === 'string' || typeof message?.id === 'number' ? message.id : undefined;
+  const cancelled = message?.method === 'notifications/cancelled' ? message.params?.requestId : undefined;
+  const cancels = typeof cancelled === 'string' || typeof cancelled === 'number' ? cancelled : undefined;
   // A body without a request (a notification, a response) changes nothing if sent twice.
   const method = typeof message?.method === 'string' && id !== undefined ? message.method : 'ping';
-  return { id, method, params: message?.params };
-}
-
-/** The request a `notifications/cancelled` body cancels, if it is one. */
-function cancelledId(body: Buffer): string | number | undefined {
-  const message = parseJson(body.toString('utf8')) as { method?: unknown; params?: { requestId?: unknown } } | undefined;
-  const id = message?.method === 'notifications/cancelled' ? message.params?.requestId : undefined;
-  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+  return { id, method, params: message?.params, cancels };
 }
 
 function parseJson(text: string): unknown {

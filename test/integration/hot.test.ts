@@ -65,6 +65,8 @@ describe.each([
       // A new tool: every client is told, and then lists it.
       hot.write(12, ['added']);
       await waitFor(() => hot.listChanged.every((n) => n === 1), 'tools/list_changed on every client', 15_000);
+      // The old generation still holds the three calls; releasing them answers each from the old code.
+      expect(textOf(await clients[0]!.callTool({ name: 'release' }))).toBe('released');
       expect((await Promise.all(slow)).map(textOf)).toEqual(['v11', 'v11', 'v11']);
       for (const client of clients) expect((await client.listTools()).tools.map((t) => t.name)).toContain('added');
       expect(textOf(await clients[2]!.callTool({ name: 'added' }))).toBe('added');

@@ -118,7 +118,6 @@ export class HotSession {
     this.transport = transport;
     transport.onmessage = (message, extra) => this.fromClient(message, extra);
     transport.onclose = chain(transport.onclose, () => void this.close());
-    transport.onerror = chain1(transport.onerror, () => undefined);
     this.current = await this.open(this.generation());
     this.sessions.add(this);
     await transport.start();
@@ -299,12 +298,5 @@ function chain(first: (() => void) | undefined, then: () => void): () => void {
   return () => {
     first?.();
     then();
-  };
-}
-
-function chain1<T>(first: ((arg: T) => void) | undefined, then: (arg: T) => void): (arg: T) => void {
-  return (arg) => {
-    first?.(arg);
-    then(arg);
   };
 }
