@@ -25,28 +25,109 @@ function hostnameOf(hostHeader: string): string | undefined {
   }
 }
 
+/** Why a request is refused: the HTTP status, the JSON-RPC error code and message, and any extra headers. */
+export interface Rejection {
+  status: number;
+  code: number;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * The Host check as a plain function, for places that are not express routes (the WebSocket upgrade):
+ * a 403 rejection unless the Host header is loopback or listed (DNS-rebinding protection). Entries
+ * match the whole header (`name:port`) or just its host name. A missing header is refused.
+ */
+export function hostCheck(allowedHosts: readonly string[]): (hostHeader: string | undefined) => Rejection | undefined {
+  const allowed = new Set(allowedHosts.map((h) => h.toLowerCase()));
+  return (hostHeader) => {
+    const header = (hostHeader ?? '').toLowerCase();
+    const hostname = hostnameOf(header);
+    if (hostname !== undefined && (isLoopbackHostname(hostname) || allowed.has(header) || allowed.has(hostname))) return undefined;
+    return { status: 403, code: -32000, message: `Forbidden: Host header ${JSON.stringify(header)} is not allowed (add it to MCP_ALLOWED_HOSTS)` };
+  };
+}
+
+/** The Origin check as a plain function: a 403 rejection when an Origin is present and neither loopback nor listed (`*` allows any). */
+export function originCheck(allowedOrigins: readonly string[]): (origin: string | undefined) => Rejection | undefined {
+  const normalise = (o: string) => o.trim().toLowerCase().replace(/\/+$/, '');
+  const allowed = new Set(allowedOrigins.map(normalise));
+  return (origin) => {
+    if (origin === undefined || allowed.has('*') || allowed.has(normalise(origin)) || isLoopbackOrigin(origin)) return undefined;
+    return { status: 403, code: -32000, message: `Forbidden: Origin ${JSON.stringify(origin)} is not allowed (add it to MCP_ALLOWED_ORIGINS)` };
+  };
+}
+
+/**
+ * The bearer-token check as a plain function. With no tokens configured every request passes with no
+ * principal. Otherwise `Authorization: Bearer <token>` must match one of the comma-separated tokens
+ * (compared in constant time, length included): the principal is the matching token's index; anything
+ * else gets a 401 rejection with `WWW-Authenticate: Bearer`.
+ */
+export function bearerCheck(tokens: string | undefined): (authorization: string | undefined) => { principal: string | undefined } | { rejection: Rejection } {
+  if (tokens === undefined) return () => ({ principal: undefined });
+  // Hashing first gives equal-length buffers, so timingSafeEqual leaks neither content nor length.
+  const expected = tokens
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)
+    .map((t) => createHash('sha256').update(t).digest());
+  return (authorization) => {
+    const match = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
+    const given = createHash('sha256').update(match?.[1] ?? '').digest();
+    // Every token is compared, so the time taken does not depend on which one matched.
+    const index = expected.reduce((found, e, i) => (timingSafeEqual(given, e) ? i : found), -1);
+    if (match && index >= 0) return { principal: String(index) };
+    return { rejection: { status: 401, code: -32001, message: 'Unauthorized: send Authorization: Bearer <MCP_AUTH_TOKEN>', headers: { 'WWW-Authenticate': 'Bearer' } } };
+  };
+}
+
+/** What {@link requestCheck} checks: the same settings as the express guards. */
+export interface RequestCheckOptions {
+  /** Extra Host values besides loopback ones (MCP_ALLOWED_HOSTS plus the names the server is bound to). */
+  allowedHosts: readonly string[];
+  /** Extra Origins besides loopback ones (MCP_ALLOWED_ORIGINS). */
+  allowedOrigins: readonly string[];
+  /** MCP_AUTH_TOKEN: comma-separated bearer tokens, or undefined for none. */
+  authToken: string | undefined;
+}
+
+/**
+ * Host (403), then Origin (403), then the token (401), in the order the express guards run, as one
+ * function of the request headers. For requests that never reach express, such as WebSocket upgrades.
+ */
+export function requestCheck(options: RequestCheckOptions): (req: { headers: { host?: string; origin?: string; authorization?: string } }) => Rejection | undefined {
+  const host = hostCheck(options.allowedHosts);
+  const origin = originCheck(options.allowedOrigins);
+  const bearer = bearerCheck(options.authToken);
+  return (req) => {
+    const rejected = host(req.headers.host) ?? origin(req.headers.origin);
+    if (rejected) return rejected;
+    const auth = bearer(req.headers.authorization);
+    return 'rejection' in auth ? auth.rejection : undefined;
+  };
+}
+
 /**
  * 403 unless the Host header is loopback or listed (DNS-rebinding protection). Entries match the
  * whole header (`name:port`) or just its host name.
  */
 export function hostGuard(allowedHosts: readonly string[]): RequestHandler {
-  const allowed = new Set(allowedHosts.map((h) => h.toLowerCase()));
+  const check = hostCheck(allowedHosts);
   return (req, res, next) => {
-    const header = (req.headers.host ?? '').toLowerCase();
-    const hostname = hostnameOf(header);
-    if (hostname !== undefined && (isLoopbackHostname(hostname) || allowed.has(header) || allowed.has(hostname))) return next();
-    sendJsonRpcError(res, 403, -32000, `Forbidden: Host header ${JSON.stringify(header)} is not allowed (add it to MCP_ALLOWED_HOSTS)`);
+    const rejected = check(req.headers.host);
+    if (!rejected) return next();
+    sendJsonRpcError(res, rejected.status, rejected.code, rejected.message);
   };
 }
 
 /** 403 when an Origin header is present and neither loopback nor listed (`*` allows any). */
 export function originGuard(allowedOrigins: readonly string[]): RequestHandler {
-  const normalise = (o: string) => o.trim().toLowerCase().replace(/\/+$/, '');
-  const allowed = new Set(allowedOrigins.map(normalise));
+  const check = originCheck(allowedOrigins);
   return (req, res, next) => {
-    const origin = req.headers.origin;
-    if (origin === undefined || allowed.has('*') || allowed.has(normalise(origin)) || isLoopbackOrigin(origin)) return next();
-    sendJsonRpcError(res, 403, -32000, `Forbidden: Origin ${JSON.stringify(origin)} is not allowed (add it to MCP_ALLOWED_ORIGINS)`);
+    const rejected = check(req.headers.origin);
+    if (!rejected) return next();
+    sendJsonRpcError(res, rejected.status, rejected.code, rejected.message);
   };
 }
 
@@ -66,22 +147,14 @@ function isLoopbackOrigin(origin: string): boolean {
  */
 export function authGuard(tokens: string | undefined): RequestHandler {
   if (tokens === undefined) return (_req, _res, next) => next();
-  // Hashing first gives equal-length buffers, so timingSafeEqual leaks neither content nor length.
-  const expected = tokens
-    .split(',')
-    .map((t) => t.trim())
-    .filter(Boolean)
-    .map((t) => createHash('sha256').update(t).digest());
+  const check = bearerCheck(tokens);
   return (req, res, next) => {
-    const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-    const given = createHash('sha256').update(match?.[1] ?? '').digest();
-    // Every token is compared, so the time taken does not depend on which one matched.
-    const index = expected.reduce((found, e, i) => (timingSafeEqual(given, e) ? i : found), -1);
-    if (match && index >= 0) {
-      res.locals['principal'] = String(index);
+    const result = check(req.headers.authorization);
+    if ('principal' in result) {
+      res.locals['principal'] = result.principal;
       return next();
     }
-    sendJsonRpcError(res, 401, -32001, 'Unauthorized: send Authorization: Bearer <MCP_AUTH_TOKEN>', { 'WWW-Authenticate': 'Bearer' });
+    sendJsonRpcError(res, result.rejection.status, result.rejection.code, result.rejection.message, result.rejection.headers);
   };
 }
 
