@@ -22,7 +22,7 @@
  * CONFORMANCE_MANAGER=dist serves our manager from dist/ (after `npm run build`) instead of src/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -56,6 +56,8 @@ export interface SuiteRun {
   scenarios: ScenarioCount[];
   /** The CLI's own "Total: N passed, M failed" line, as a cross-check of the counts read from checks.json. */
   cliTotal: string | undefined;
+  /** The end of the CLI's output when it did not finish normally (exit code other than 0 or 1, or no total). */
+  cliTail?: string;
   exitCode: number | null;
   seconds: number;
 }
@@ -136,7 +138,13 @@ function readChecks(dir: string): ScenarioCount[] {
   for (const entry of readdirSync(dir).sort()) {
     const scenario = /^server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$/.exec(entry)?.[1];
     if (!scenario) continue;
-    const checks = JSON.parse(readFileSync(join(dir, entry, 'checks.json'), 'utf8')) as Array<{ id: string; status: string; errorMessage?: string }>;
+    const file = join(dir, entry, 'checks.json');
+    if (!existsSync(file)) {
+      // The tool makes the directory first and writes the checks at the end: it died inside this scenario.
+      counts.push({ scenario, passed: 0, failed: 1, warnings: 0, failures: ['no checks.json: the tool did not finish this scenario'] });
+      continue;
+    }
+    const checks = JSON.parse(readFileSync(file, 'utf8')) as Array<{ id: string; status: string; errorMessage?: string }>;
     const failures = checks.filter((check) => check.status === 'FAILURE');
     counts.push({
       scenario,
@@ -161,6 +169,7 @@ async function runSuite(suite: Suite, served: Served, deadlineMs = 180_000): Pro
   const exitCode = await exitOf(child, deadlineMs);
   try {
     const scenarios = readChecks(out);
+    const cliTotal = /Total: \d+ passed, \d+ failed/.exec(stdout)?.[0];
     const sum = (key: 'passed' | 'failed' | 'warnings') => scenarios.reduce((total, scenario) => total + scenario[key], 0);
     if (scenarios.length === 0) throw new Error(`conformance ${suite} against ${served.name} wrote no results (exit ${exitCode}):\n${stdout.slice(-4000)}\n${served.stderr()}`);
     return {
@@ -172,7 +181,8 @@ async function runSuite(suite: Suite, served: Served, deadlineMs = 180_000): Pro
       warnings: sum('warnings'),
       total: sum('passed') + sum('failed'),
       scenarios,
-      cliTotal: /Total: \d+ passed, \d+ failed/.exec(stdout)?.[0],
+      cliTotal,
+      ...(exitCode !== 0 && exitCode !== 1) || !cliTotal ? { cliTail: stdout.slice(-3000) } : {},
       exitCode,
       seconds: (Date.now() - started) / 1000,
     };
@@ -206,6 +216,7 @@ export function formatSummary(summary: Summary): string {
   const lines = [`conformance server scenarios, Node ${summary.node}, ${summary.seconds.toFixed(1)} s in all`];
   for (const run of summary.runs) {
     lines.push(`  ${run.suite} ${run.tool} vs ${run.target}: ${run.passed}/${run.total} checks passed, ${run.failed} failed, ${run.warnings} warnings, ${run.scenarios.length} scenarios (${run.seconds.toFixed(1)} s)`);
+    if (run.cliTail) lines.push(`    the tool did not finish normally (exit ${run.exitCode}); its output ends:\n${run.cliTail.replace(/^/gm, '      | ')}`);
     for (const scenario of run.scenarios.filter((candidate) => candidate.failed > 0)) {
       lines.push(`    ✗ ${scenario.scenario}: ${scenario.passed} passed, ${scenario.failed} failed`);
     }
