@@ -205,7 +205,14 @@ export async function runConformance(options: { only?: Suite; sdk2025?: boolean 
     const failedToStart = started_.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failedToStart) throw failedToStart.reason;
     const runs: SuiteRun[] = [];
-    for (const phase of phases) runs.push(...(await Promise.all(phase.map(([suite, target]) => runSuite(suite, servers.get(target)!)))));
+    for (const phase of phases) {
+      // Settled, not all: every run of the phase finishes (and cleans up) before an error goes up.
+      const results = await Promise.allSettled(phase.map(([suite, target]) => runSuite(suite, servers.get(target)!)));
+      for (const result of results) {
+        if (result.status === 'rejected') throw result.reason;
+        runs.push(result.value);
+      }
+    }
     return { node: process.version, runs, seconds: (Date.now() - started) / 1000 };
   } finally {
     await Promise.all([...servers.values()].map((served) => stop(served)));

@@ -11,7 +11,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
@@ -56,6 +56,7 @@ async function serveOurs(server: 'v1' | 'v2'): Promise<{ url: string; stop: () =
   const from = process.env['CONFORMANCE_MANAGER'] === 'dist' ? '../../dist/index.js' : '../../src/index.ts';
   const { MCPTransportManager } = (await import(new URL(from, import.meta.url).href)) as ManagerModule;
   let manager: ManagerLike | undefined;
+  const cwd = mkdtempSync(join(tmpdir(), 'mcp-conformance-'));
   const source = server === 'v1' ? createEverythingServerV1() : everythingFactory({ listChanged: () => manager?.notify });
   manager = new MCPTransportManager({
     server: source,
@@ -64,13 +65,19 @@ async function serveOurs(server: 'v1' | 'v2'): Promise<{ url: string; stop: () =
     port: 0,
     handleSignals: false,
     env: {},
-    cwd: mkdtempSync(join(tmpdir(), 'mcp-conformance-')),
+    cwd,
     logLevel: 'error',
   });
   await manager.start();
   const base = manager.url;
   if (!base) throw new Error('the manager started without a URL');
-  return { url: `${base.replace(/\/$/, '')}/mcp`, stop: async () => manager!.close() };
+  return {
+    url: `${base.replace(/\/$/, '')}/mcp`,
+    stop: async () => {
+      await manager!.close();
+      rmSync(cwd, { recursive: true, force: true });
+    },
+  };
 }
 
 async function main(): Promise<void> {
