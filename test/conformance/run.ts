@@ -157,7 +157,7 @@ function readChecks(dir: string): ScenarioCount[] {
   return counts;
 }
 
-async function runSuite(suite: Suite, served: Served, deadlineMs = 180_000): Promise<SuiteRun> {
+async function runSuite(suite: Suite, served: Served, deadlineMs = 120_000): Promise<SuiteRun> {
   const { pkg, args } = SUITES[suite];
   const out = mkdtempSync(join(tmpdir(), `conformance-${suite}-${served.name}-`));
   const started = Date.now();
@@ -182,7 +182,7 @@ async function runSuite(suite: Suite, served: Served, deadlineMs = 180_000): Pro
       total: sum('passed') + sum('failed'),
       scenarios,
       cliTotal,
-      ...(exitCode !== 0 && exitCode !== 1) || !cliTotal ? { cliTail: stdout.slice(-3000) } : {},
+      ...((exitCode !== 0 && exitCode !== 1) || !cliTotal ? { cliTail: stdout.slice(-3000) } : {}),
       exitCode,
       seconds: (Date.now() - started) / 1000,
     };
@@ -198,11 +198,11 @@ export async function runConformance(options: { only?: Suite; sdk2025?: boolean 
   if (options.only !== '2025') phases.push([['2026', 'sdk'], ['2026', 'ours-v2']]);
   if (options.only !== '2026') phases.push([['2025', 'ours-v1'], ['2025', 'ours-v2'], ...(options.sdk2025 ? [['2025', 'sdk'] as [Suite, TargetName]] : [])]);
   const names = [...new Set(phases.flat().map(([, target]) => target))];
-  const started_ = await Promise.allSettled(names.map((name) => serve(name)));
+  const launched = await Promise.allSettled(names.map((name) => serve(name)));
   const servers = new Map<TargetName, Served>();
-  for (const result of started_) if (result.status === 'fulfilled') servers.set(result.value.name, result.value);
+  for (const result of launched) if (result.status === 'fulfilled') servers.set(result.value.name, result.value);
   try {
-    const failedToStart = started_.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    const failedToStart = launched.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failedToStart) throw failedToStart.reason;
     const runs: SuiteRun[] = [];
     for (const phase of phases) {
