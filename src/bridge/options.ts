@@ -52,6 +52,9 @@ export interface BridgeReadable {
   on(event: string, listener: (...args: any[]) => void): unknown;
   once(event: string, listener: (...args: any[]) => void): unknown;
   off(event: string, listener: (...args: any[]) => void): unknown;
+  /** When present, the bridge pauses the stream on close if nothing else reads it. */
+  pause?(): unknown;
+  listenerCount?(event: string): number;
 }
 
 /** The part of a Node writable stream the bridge uses. */

@@ -17,10 +17,13 @@ export const BRIDGE_USAGE = `Usage: mcp-http-transport bridge <url> [options]
 A stdio MCP server (for clients that only launch local commands, like Claude Desktop) that relays
 everything to an MCP server over HTTP.
 
-It keeps the client's session across upstream restarts: it reconnects, replays the client's
-initialize if the server forgot the session, and holds calls meanwhile (up to 30 s). A call in flight
-when the server went away is sent again if a repeat is harmless (reads, and tools the server
-annotated readOnlyHint or idempotentHint); any other fails at once: its outcome is unknown.
+It speaks the client's protocol era: a 2025 client (initialize) keeps one session, a 2026-07-28
+client (server/discover, the version in every request's _meta) has each request relayed on its own.
+Either way it hides upstream restarts: it reconnects, replays a 2025 client's initialize if the
+server forgot the session, re-opens 2026-07-28 subscriptions/listen streams, and holds calls meanwhile
+(up to 30 s). A call in flight when the server went away is sent again if a repeat is harmless
+(reads, and tools the server annotated readOnlyHint or idempotentHint); any other fails at once: its
+outcome is unknown.
 
 Options:
   --transport T     auto (default: Streamable HTTP, falling back to legacy SSE), http or sse

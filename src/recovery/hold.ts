@@ -21,17 +21,24 @@ export class Hold {
     return this.waiters.size;
   }
 
-  /** Resolve true once open (at once if open now), false after `timeoutMs`. */
-  wait(timeoutMs: number): Promise<boolean> {
+  /**
+   * Resolve true once open (at once if open now), false after `timeoutMs`, or false as soon as
+   * `signal` aborts (a request its client gave up on stops waiting, and stops counting in `size`).
+   */
+  wait(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     if (this.isOpen) return Promise.resolve(true);
+    if (signal?.aborted) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
+      const aborted = () => done(false);
       const done = (open: boolean) => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', aborted);
         this.waiters.delete(done);
         resolve(open);
       };
       const timer = setTimeout(done, timeoutMs, false);
       timer.unref();
+      signal?.addEventListener('abort', aborted, { once: true });
       this.waiters.add(done);
     });
   }

@@ -130,6 +130,20 @@ describe('Hold', () => {
     expect(jest.getTimerCount()).toBe(0); // a released waiter's deadline is cleared
   });
 
+  it('lets a waiter whose signal aborts go at once, leaving the others waiting', async () => {
+    const hold = new Hold();
+    const controller = new AbortController();
+    const gone = hold.wait(10_000, controller.signal);
+    const stays = hold.wait(10_000);
+    controller.abort();
+    await expect(gone).resolves.toBe(false);
+    expect(hold.size).toBe(1);
+    await expect(hold.wait(10_000, controller.signal)).resolves.toBe(false); // aborted already: no wait
+    hold.release();
+    await expect(stays).resolves.toBe(true);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
   it('aborts every waiter at once, and waits again after shut', async () => {
     const hold = new Hold(true);
     await expect(hold.wait(10)).resolves.toBe(true);

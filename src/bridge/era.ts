@@ -1,0 +1,42 @@
+import { isJSONRPCRequest, type JSONRPCMessage } from '../jsonrpc.js';
+
+/**
+ * Which protocol era a message belongs to:
+ * - `modern`: 2026-07-28 and later, where every request names its version in `_meta` and there are
+ *   no sessions (`server/discover`, `subscriptions/listen`);
+ * - `legacy`: 2025-11-25 and earlier, where a session opens with `initialize`.
+ */
+export type Era = 'modern' | 'legacy';
+
+/** The `_meta` key in which a 2026-07-28 message names its protocol version. */
+export const PROTOCOL_VERSION_META_KEY = 'io.modelcontextprotocol/protocolVersion';
+/** The `_meta` key that ties a notification to the `subscriptions/listen` request it belongs to. */
+export const SUBSCRIPTION_ID_META_KEY = 'io.modelcontextprotocol/subscriptionId';
+/** The first protocol version of the modern era. */
+export const FIRST_MODERN_PROTOCOL_VERSION = '2026-07-28';
+
+/** Whether `version` is a protocol version of the modern era (a `YYYY-MM-DD` date from 2026-07-28 on). */
+export function isModernVersion(version: unknown): version is string {
+  return typeof version === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(version) && version >= FIRST_MODERN_PROTOCOL_VERSION;
+}
+
+/** The protocol version a request or notification names in its `_meta`, if any. */
+export function claimedVersion(message: unknown): string | undefined {
+  const meta = (message as { params?: { _meta?: unknown } } | null)?.params?._meta;
+  if (typeof meta !== 'object' || meta === null) return undefined;
+  const version = (meta as Record<string, unknown>)[PROTOCOL_VERSION_META_KEY];
+  return typeof version === 'string' ? version : undefined;
+}
+
+/**
+ * The era a client's message opens, by the spec's rule for dual-era servers: a message whose `_meta`
+ * names a modern version is modern, whatever its method (even `initialize`); `server/discover` is
+ * modern; `initialize` is legacy. Anything else says nothing (undefined).
+ */
+export function eraOf(message: JSONRPCMessage): Era | undefined {
+  if (isModernVersion(claimedVersion(message))) return 'modern';
+  if (!isJSONRPCRequest(message)) return undefined;
+  if (message.method === 'server/discover') return 'modern';
+  if (message.method === 'initialize') return 'legacy';
+  return undefined;
+}
