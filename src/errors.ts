@@ -8,7 +8,8 @@ export type ErrorCode =
   | 'PORT_IN_USE'
   | 'LISTEN_FAILED'
   | 'ALREADY_STARTED'
-  | 'CLOSED';
+  | 'CLOSED'
+  | 'SDK_MISSING';
 
 /** Base class: every error has a `name`, a stable `code` and an optional `cause`. */
 export class McpTransportError extends Error {

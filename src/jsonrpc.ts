@@ -37,11 +37,15 @@ export interface JSONRPCErrorResponse {
 export type JSONRPCMessage = JSONRPCRequest | JSONRPCNotification | JSONRPCResultResponse | JSONRPCErrorResponse;
 
 /** What a transport passes along with a message (auth, the HTTP request); opaque to us. */
-export type MessageExtraInfo = Record<string, unknown> & { authInfo?: unknown };
+export interface MessageExtraInfo {
+  authInfo?: unknown;
+  requestInfo?: unknown;
+}
 
 export interface TransportSendOptions {
   relatedRequestId?: RequestId;
-  [key: string]: unknown;
+  resumptionToken?: string;
+  onresumptiontoken?: (token: string) => void;
 }
 
 /** The SDK's `Transport` interface, as both lines declare it. */

@@ -1,14 +1,18 @@
 import express, { type Express } from 'express';
 import type { TransportConfig } from '../config.js';
 import { authGuard, errorHandler, hostGuard, originGuard, sendJsonRpcError } from './guards.js';
-import type { SessionContext } from './context.js';
+import { claimsModern, type ModernHandler } from '../sdk.js';
+import type { SessionOwner } from '../sessions/owner.js';
+import { modernRoute } from './modern.js';
 import { sseHandlers } from './sse.js';
 import { streamableHandler } from './streamable.js';
 
 /** What {@link createApp} needs. */
 export interface AppOptions {
   config: TransportConfig;
-  context: SessionContext;
+  owner: SessionOwner;
+  /** SDK v2's handler for 2026-07-28 requests, when the server is a factory of v2 servers. */
+  modern?: ModernHandler;
   /** Host names the server listens on, accepted in the Host header besides loopback ones. */
   boundHosts?: readonly string[];
 }
@@ -17,12 +21,12 @@ export interface AppOptions {
  * The express app: guards first (Host/Origin 403, token 401) so nothing unauthorised is parsed,
  * then the body limit (413/400), then the routes. Every error leaves as a JSON-RPC error body.
  */
-export function createApp({ config, context, boundHosts = [] }: AppOptions): Express {
+export function createApp({ config, owner, modern, boundHosts = [] }: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   // While draining, new work waits for the next process; `mcp-draining` tells the dev proxy to hold and retry.
   app.use((_req, res, next) => {
-    if (!context.closing) return next();
+    if (!owner.closing) return next();
     res.set('Connection', 'close');
     sendJsonRpcError(res, 503, -32000, 'Service Unavailable: the server is restarting', { 'Retry-After': '1', 'mcp-draining': '1' });
   });
@@ -37,14 +41,17 @@ export function createApp({ config, context, boundHosts = [] }: AppOptions): Exp
       status: 'ok',
       transport: 'http',
       stateless: config.stateless,
-      sessions: context.registry.size,
+      sessions: owner.size,
       uptime: Math.round((Date.now() - startedAt) / 1000),
       // Lets the dev proxy tell a restarted process from the one that is shutting down.
       pid: process.pid,
     });
   });
-  app.all('/mcp', streamableHandler(context, config.stateless));
-  const sse = sseHandlers(context);
+  // One endpoint, two eras: a request that claims the 2026-07-28 protocol is served statelessly, any other by its session.
+  const legacy = streamableHandler(owner, config.stateless);
+  const current = modernRoute(modern, owner.inflight);
+  app.all('/mcp', (req, res, next) => (claimsModern(req.body, req.header('mcp-protocol-version')) ? current : legacy)(req, res, next));
+  const sse = sseHandlers(owner);
   app.get('/sse', sse.open);
   app.post('/messages', sse.post);
 
@@ -53,6 +60,6 @@ export function createApp({ config, context, boundHosts = [] }: AppOptions): Exp
     if (known) sendJsonRpcError(res, 405, -32000, `Method Not Allowed: ${req.method} ${req.path}`);
     else sendJsonRpcError(res, 404, -32601, `Not Found: ${req.path} (MCP is served at /mcp and /sse)`);
   });
-  app.use(errorHandler(context.log, config.maxBodyBytes));
+  app.use(errorHandler(owner.log, config.maxBodyBytes));
   return app;
 }

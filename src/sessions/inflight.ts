@@ -1,11 +1,11 @@
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse, type RequestId } from '../jsonrpc.js';
+import type { SessionHook } from './session.js';
 
 /**
- * Counts requests a server has received and not yet answered, across all session transports, so
- * that shutdown can drain: finish what is in flight before closing.
+ * Counts requests the server has received and not yet answered, across all sessions, so that
+ * shutdown can drain: finish what is in flight before closing.
  */
-export class InflightTracker {
+export class InflightCounter {
   private count = 0;
   private readonly waiters = new Set<() => void>();
 
@@ -14,30 +14,37 @@ export class InflightTracker {
     return this.count;
   }
 
-  /** Watch a connected transport (call after the server has set its handlers). */
-  track(transport: Transport): void {
+  /** Begin a request that is not on a session transport (a 2026-07-28 one); call the result when it ends. */
+  begin(): () => void {
+    this.count++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.settle(1);
+    };
+  }
+
+  /** A hook that counts one session's requests. */
+  hook(): SessionHook {
     const pending = new Set<RequestId>();
-    const deliver = transport.onmessage;
-    transport.onmessage = (message, extra) => {
-      if (isJSONRPCRequest(message) && !pending.has(message.id)) {
-        pending.add(message.id);
-        this.count++;
-      } else if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled' && pending.delete(message.params?.['requestId'] as RequestId)) {
-        // A cancelled request gets no response (MCP spec): it is no longer in flight.
-        this.settle(1);
-      }
-      deliver?.(message, extra);
-    };
-    const send = transport.send.bind(transport);
-    transport.send = (message, options) => {
-      if ((isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) && pending.delete(message.id as RequestId)) this.settle(1);
-      return send(message, options);
-    };
-    const onclose = transport.onclose;
-    transport.onclose = () => {
-      onclose?.();
-      this.settle(pending.size);
-      pending.clear();
+    return {
+      inbound: (message) => {
+        if (isJSONRPCRequest(message) && !pending.has(message.id)) {
+          pending.add(message.id);
+          this.count++;
+        } else if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled' && pending.delete(message.params?.['requestId'] as RequestId)) {
+          // A cancelled request gets no response (MCP spec): it is no longer in flight.
+          this.settle(1);
+        }
+      },
+      outbound: (message) => {
+        if ((isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) && pending.delete(message.id as RequestId)) this.settle(1);
+      },
+      closed: () => {
+        this.settle(pending.size);
+        pending.clear();
+      },
     };
   }
 

@@ -1,4 +1,4 @@
-import { isJSONRPCErrorResponse, isJSONRPCResultResponse, type JSONRPCMessage, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import { isJSONRPCErrorResponse, isJSONRPCResultResponse, type JSONRPCMessage, type JSONRPCRequest } from '../jsonrpc.js';
 
 /**
  * Requests of our own (a probe, a replayed `initialize`) sent on a connection the client also uses:

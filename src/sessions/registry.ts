@@ -1,5 +1,7 @@
-import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { Transport } from '../jsonrpc.js';
+import type { StreamableTransport } from '../sdk.js';
+import type { SessionTransport } from './session.js';
+import type { SseServerTransport } from './sse-transport.js';
 
 /** When a session was last used, and how many of its streams are open: an idle session has none. */
 export interface Activity {
@@ -7,11 +9,13 @@ export interface Activity {
   streams: number;
 }
 
-/** A live session: its id, which HTTP transport it came in on, that SDK transport, and its activity. */
+/** A live session: its id, which HTTP route it came in on, its transport, and its activity. */
 export type LiveSession = (
-  | { readonly id: string; readonly kind: 'streamable'; readonly transport: WebStandardStreamableHTTPServerTransport }
-  | { readonly id: string; readonly kind: 'sse'; readonly transport: SSEServerTransport }
+  | { readonly kind: 'streamable'; readonly transport: SessionTransport<StreamableTransport> }
+  | { readonly kind: 'sse'; readonly transport: SessionTransport<SseServerTransport> }
+  | { readonly kind: 'ws'; readonly transport: SessionTransport<Transport> }
 ) & {
+  readonly id: string;
   readonly activity: Activity;
   /** Which bearer token opened the session (its index), when tokens are required: only it may use the session. */
   readonly principal?: string;
@@ -51,6 +55,11 @@ export class SessionRegistry {
       timer.unref();
       waiters.add(wake);
     });
+  }
+
+  /** Every live session. */
+  all(): LiveSession[] {
+    return [...this.sessions.values()];
   }
 
   /** The live session with this id, if any. */

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { InitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { InitializeParams } from '../jsonrpc.js';
 
 /**
  * The kinds of session: Streamable HTTP (`/mcp`) or legacy SSE (`/sse`). Declared here, apart from the
@@ -15,7 +15,7 @@ export interface StoredSession {
   /** The protocol version negotiated at initialize. */
   protocolVersion: string;
   /** The client's `initialize` params (protocol version, capabilities, client info), replayed on restore. */
-  initializeParams: InitializeRequest['params'];
+  initializeParams: InitializeParams;
   /** Epoch milliseconds. */
   createdAt: number;
   /** Which of the configured bearer tokens opened it (an index, never the token). */

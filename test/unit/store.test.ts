@@ -1,9 +1,6 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import type { ServerResponse } from 'node:http';
 import { FileSessionStore, MemorySessionStore, type StoredSession } from '../../src/index.js';
-import { setSseSessionId } from '../../src/sessions/sdk-internals.js';
 import { emptyDir } from '../helpers.js';
 
 const session = (id: string): StoredSession => ({
@@ -52,13 +49,5 @@ describe('FileSessionStore', () => {
     expect(await new FileSessionStore(path).list()).toEqual([]);
     writeFileSync(path, JSON.stringify([{ id: 1 }, session('ok')]));
     expect((await new FileSessionStore(path).list()).map((s) => s.id)).toEqual(['ok']);
-  });
-});
-
-describe('SDK internals used for restore', () => {
-  it('can still give an SSEServerTransport a chosen session id (fails loudly if the SDK changes)', () => {
-    const transport = new SSEServerTransport('/messages/', {} as ServerResponse);
-    setSseSessionId(transport, 'restored-id');
-    expect(transport.sessionId).toBe('restored-id');
   });
 });

@@ -1,19 +1,19 @@
-import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   isInitializeRequest,
   isJSONRPCErrorResponse,
   isJSONRPCNotification,
   isJSONRPCRequest,
   isJSONRPCResultResponse,
-  type InitializeRequest,
+  type InitializeParams,
   type JSONRPCMessage,
   type JSONRPCNotification,
   type JSONRPCRequest,
   type MessageExtraInfo,
   type RequestId,
-  type ServerCapabilities,
-} from '@modelcontextprotocol/sdk/types.js';
-import type { ServerLike, ServerSource } from '../../server-like.js';
+  type Transport,
+  type TransportSendOptions,
+} from '../../jsonrpc.js';
+import { connectTo, type ServerLike, type ServerSource } from '../../server-like.js';
 import { SessionMultiplexer } from '../../sessions/multiplex.js';
 import { InternalRequests } from '../../sessions/internal-requests.js';
 import { linkedPair, type LinkEnd } from './link.js';
@@ -46,17 +46,17 @@ export class Generation {
       if (--this.links === 0 && this.retired) void this.close();
     });
     if (typeof this.source === 'function') {
-      const server = this.source();
+      const server = await this.source({ era: 'legacy' });
       this.instances.add(server);
       end.onclose = chain(end.onclose, () => {
         this.instances.delete(server);
         void server.close().catch(() => undefined);
       });
-      return server.connect(end);
+      return connectTo(server, end);
     }
     if (!this.mux) {
       this.mux = new SessionMultiplexer();
-      await this.source.connect(this.mux);
+      await connectTo(this.source, this.mux);
     }
     await this.mux.attach(end);
   }
@@ -279,8 +279,8 @@ export async function offerOf(generation: Generation): Promise<Offer> {
   await generation.connect(serverEnd);
   const ask = (method: string, params: Record<string, unknown> = {}) => internal.ask((request) => end.send(request), method, params);
   try {
-    const init = (await ask('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-http-transport-hot', version: '0' } } satisfies InitializeRequest['params'])) as {
-      capabilities?: ServerCapabilities;
+    const init = (await ask('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-http-transport-hot', version: '0' } } satisfies InitializeParams)) as {
+      capabilities?: Record<string, unknown>;
     };
     await end.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     const offer: Offer = {};

@@ -1,0 +1,131 @@
+import { ConfigError } from './errors.js';
+import type { Transport } from './jsonrpc.js';
+import type { ServerFactory, ServerLike } from './server-like.js';
+
+/**
+ * Which SDK line a server comes from. Both lines are optional peers; the transports a server is served
+ * with come from its own line, which is installed by definition (the user built the server with it).
+ * A server of neither line (dev --hot's stand-in) gets whichever line is installed, v1 first.
+ */
+export type SdkLine = 1 | 2;
+
+/** The SDK's web-standard Streamable HTTP server transport, as both lines declare it. */
+export interface StreamableTransport extends Transport {
+  handleRequest(request: Request, options?: { parsedBody?: unknown; authInfo?: unknown }): Promise<Response>;
+}
+
+export interface StreamableOptions {
+  sessionIdGenerator: (() => string) | undefined;
+  onsessioninitialized?: (sessionId: string) => void | Promise<void>;
+  keepAliveMs?: number;
+}
+
+/** SDK v2's modern (2026-07-28) serving, for factories of v2 servers. */
+export interface ModernKit {
+  createMcpHandler(factory: ServerFactory, options: Record<string, unknown>): ModernHandler;
+  serveStdio(factory: ServerFactory, options: { transport: Transport; onerror?: (error: Error) => void }): { close(): Promise<void> };
+}
+
+export interface ModernHandler {
+  fetch(request: Request, options?: { parsedBody?: unknown; authInfo?: unknown }): Promise<Response>;
+  close(): Promise<void>;
+  notify: ListNotifier;
+  bus: { publish(event: { kind: string; uri?: string }): void };
+}
+
+/** Tell clients that a list changed (SDK v2's `ServerNotifier` shape). */
+export interface ListNotifier {
+  toolsChanged(): void;
+  promptsChanged(): void;
+  resourcesChanged(): void;
+  resourceUpdated(uri: string): void;
+}
+
+export interface Sdk {
+  readonly line: SdkLine;
+  streamable(options: StreamableOptions): StreamableTransport;
+  stdio(stdin?: NodeJS.ReadableStream, stdout?: unknown): Transport;
+  /** Present for SDK v2. */
+  readonly modern?: ModernKit;
+}
+
+/**
+ * The line of a server instance, by shape: SDK v2's `Server` has `getNegotiatedProtocolVersion`,
+ * v1's has not; an `McpServer` of either line keeps its `Server` at `.server`.
+ */
+export function lineOf(server: ServerLike): SdkLine | undefined {
+  const low = (server as { server?: unknown }).server ?? server;
+  if (typeof (low as { getNegotiatedProtocolVersion?: unknown }).getNegotiatedProtocolVersion === 'function') return 2;
+  if (typeof (low as { setRequestHandler?: unknown }).setRequestHandler === 'function') return 1;
+  return undefined;
+}
+
+const loaded = new Map<SdkLine, Promise<Sdk>>();
+
+/** The transports of `line` (or of whichever line is installed, when undefined). */
+export function loadSdk(line: SdkLine | undefined): Promise<Sdk> {
+  if (line === undefined) return loadSdk(1).catch(() => loadSdk(2));
+  let sdk = loaded.get(line);
+  if (!sdk) {
+    sdk = line === 1 ? loadV1() : loadV2();
+    sdk.catch(() => loaded.delete(line));
+    loaded.set(line, sdk);
+  }
+  return sdk;
+}
+
+async function loadV1(): Promise<Sdk> {
+  const [web, stdio] = await Promise.all([
+    import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'),
+    import('@modelcontextprotocol/sdk/server/stdio.js'),
+  ]).catch((error: Error) => missing('@modelcontextprotocol/sdk', 1, error));
+  return {
+    line: 1,
+    streamable: (options) => new web.WebStandardStreamableHTTPServerTransport(options) as unknown as StreamableTransport,
+    stdio: (stdin, stdout) => new stdio.StdioServerTransport(stdin as never, stdout as never) as unknown as Transport,
+  };
+}
+
+async function loadV2(): Promise<Sdk> {
+  const [server, stdio] = await Promise.all([import('@modelcontextprotocol/server'), import('@modelcontextprotocol/server/stdio')]).catch((error: Error) =>
+    missing('@modelcontextprotocol/server', 2, error),
+  );
+  return {
+    line: 2,
+    streamable: (options) => new server.WebStandardStreamableHTTPServerTransport(options) as unknown as StreamableTransport,
+    stdio: (stdin, stdout) => new stdio.StdioServerTransport(stdin as never, stdout as never) as unknown as Transport,
+    modern: {
+      createMcpHandler: (factory, options) => server.createMcpHandler(factory as never, options) as unknown as ModernHandler,
+      serveStdio: (factory, options) => stdio.serveStdio(factory as never, options as never),
+    },
+  };
+}
+
+function missing(name: string, line: SdkLine, error: Error): never {
+  throw ConfigError.of(
+    'SDK_MISSING',
+    name,
+    `this server needs ${name} (SDK v${line}), which could not be loaded: ${error.message.split('\n')[0]}; install it next to mcp-http-transport`,
+  );
+}
+
+/** The message's claimed modern protocol version (2026-07-28 and later), if it makes one. */
+export const PROTOCOL_VERSION_META_KEY = 'io.modelcontextprotocol/protocolVersion';
+
+/** Protocol versions of the 2025 era and before: everything a session-based (initialize) client may name. */
+export const LEGACY_PROTOCOL_VERSIONS: readonly string[] = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07'];
+
+/**
+ * Whether an HTTP request speaks the 2026-07-28 era: a message that claims a protocol version in its
+ * `_meta` (the per-request envelope), or a `MCP-Protocol-Version` header that names a version newer
+ * than the legacy ones. The same rule SDK v2's `isLegacyRequest` applies, on the parsed body.
+ */
+export function claimsModern(body: unknown, versionHeader: string | undefined): boolean {
+  if (versionHeader !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(versionHeader) && versionHeader > LEGACY_PROTOCOL_VERSIONS[0]!) return true;
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.some((m) => {
+    const meta = (m as { params?: { _meta?: Record<string, unknown> } } | null)?.params?._meta;
+    return typeof meta === 'object' && meta !== null && PROTOCOL_VERSION_META_KEY in meta;
+  });
+}
+

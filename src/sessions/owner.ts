@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { isInitializeRequest, isJSONRPCNotification, type InitializeParams, type JSONRPCMessage, type MessageExtraInfo, type Transport } from '../jsonrpc.js';
+import type { Logger } from '../log.js';
+import type { Sdk, StreamableTransport } from '../sdk.js';
+import { InflightCounter } from './inflight.js';
+import { InternalRequests } from './internal-requests.js';
+import { SessionRegistry, type LiveSession } from './registry.js';
+import { INITIALIZED, listChangedNotifications, negotiatedVersion, notifyOnFirstRequest } from './restore.js';
+import { SessionTransport } from './session.js';
+import { SseServerTransport } from './sse-transport.js';
+import type { SessionStore, StoredSession } from './store.js';
+
+/** The path legacy SSE clients are told to POST to. `/messages` is accepted as well. */
+export const SSE_MESSAGES_PATH = '/messages/';
+
+/**
+ * In dev mode, how soon an EventSource reconnects after the stream drops (its default is 3 s).
+ * Sent with the SSE `retry:` field.
+ */
+export const SSE_RETRY_MS = 200;
+
+/** How long a POST for a stored SSE session waits for its client's EventSource to come back. */
+const RECONNECT_WAIT_MS = 10_000;
+
+/** How long a replayed handshake may take. */
+const REPLAY_TIMEOUT_MS = 10_000;
+
+const LIST_CHANGED = /^notifications\/(tools|prompts|resources)\/list_changed$/;
+
+export interface SessionOwnerOptions {
+  readonly sdk: Sdk;
+  /** Connect a session's transport to the user's server (shared through the multiplexer, or built by the factory). */
+  connect(transport: Transport): Promise<void>;
+  /** Where sessions are saved (dev mode): saved on initialize, restored by the next process. */
+  readonly store: SessionStore | undefined;
+  readonly log: Logger;
+  /** Most live sessions; a new one beyond is refused. */
+  readonly maxSessions: number;
+  /** Keep-alive comment interval on SSE streams, in ms (0: none). */
+  readonly keepAliveMs: number;
+  /** Sessions with no stream and no request for this long are closed. */
+  readonly ttlMs: number;
+  /** A server sent a list_changed notification on a session (2026-07-28 listeners want it too). */
+  onListChanged?(method: string): void;
+}
+
+/**
+ * The one owner of every session's life: it opens, restores, ends, expires and closes them, keeps
+ * them in the store (dev mode), and counts their requests in flight. The HTTP routes only find a
+ * session here and hand it their request.
+ */
+export class SessionOwner {
+  readonly inflight = new InflightCounter();
+  private readonly registry = new SessionRegistry();
+  private readonly restoring = new Map<string, Promise<LiveSession | undefined>>();
+  private readonly replays = new InternalRequests('mcp-http-transport/restore-', REPLAY_TIMEOUT_MS);
+  private readonly sweeper: NodeJS.Timeout;
+  private draining = false;
+
+  constructor(private readonly options: SessionOwnerOptions) {
+    this.sweeper = setInterval(() => {
+      const expired = this.registry.expire(options.ttlMs);
+      if (expired > 0) options.log.debug(`closed ${expired} idle session(s)`);
+    }, Math.min(options.ttlMs / 4, 60_000));
+    this.sweeper.unref();
+  }
+
+  get log(): Logger {
+    return this.options.log;
+  }
+
+  /** Send a notification to every live session (a list changed, for every client). */
+  broadcast(message: JSONRPCMessage): void {
+    for (const session of this.registry.all()) session.transport.inner.send(message).catch((e: Error) => this.options.log.debug(`notify ${session.id}: ${e.message}`));
+  }
+
+  /** Number of live sessions. */
+  get size(): number {
+    return this.registry.size;
+  }
+
+  /** True once shutdown has begun: new work is refused, and stored sessions are kept for the next process. */
+  get closing(): boolean {
+    return this.draining;
+  }
+
+  /** Most live sessions; a new one beyond is refused. */
+  get maxSessions(): number {
+    return this.options.maxSessions;
+  }
+
+  /** Whether sessions are kept across restarts (dev mode). */
+  get restores(): boolean {
+    return this.options.store !== undefined;
+  }
+
+  /**
+   * The live session `id` as `principal` may see it (a session opened with one token is invisible to
+   * requests made with another). One this process does not know yet is restored from the store, once
+   * however many requests ask at the same time; for legacy SSE, the client's stream must come back first.
+   */
+  async find(id: string, kind: LiveSession['kind'], principal: string | undefined): Promise<LiveSession | undefined> {
+    if (this.registry.get(id) || !this.options.store) return this.live(id, kind, principal);
+    if (kind === 'streamable') await this.restoreOnce(id);
+    else if (kind === 'sse' && (await this.options.store.get(id))?.kind === 'sse') await this.registry.waitFor(id, RECONNECT_WAIT_MS);
+    return this.live(id, kind, principal);
+  }
+
+  /** The session `id` if this process has it live and `principal` may use it; nothing is restored. */
+  live(id: string, kind: LiveSession['kind'], principal: string | undefined): LiveSession | undefined {
+    const session = this.registry.get(id);
+    return session?.kind === kind && session.principal === principal ? session : undefined;
+  }
+
+  /** A new Streamable HTTP session for an `initialize` request; it is registered (and saved) once the SDK accepts it. */
+  async openStreamable(params: InitializeParams, principal: string | undefined): Promise<StreamableTransport> {
+    const transport = this.streamable(undefined, principal, params);
+    await this.options.connect(transport);
+    return transport.inner;
+  }
+
+  /** One request of the stateless 2025-era mode: a transport with no session, closed after the response. */
+  async oneShot(): Promise<StreamableTransport> {
+    const transport = this.track(new SessionTransport(this.options.sdk.streamable({ sessionIdGenerator: undefined })));
+    await this.options.connect(transport);
+    return transport.inner;
+  }
+
+  /**
+   * A legacy SSE stream on `res`: a new session, or, when the EventSource comes back with the id of a
+   * stored session (`Last-Event-ID`), that session restored under the same id.
+   */
+  async openSse(res: ServerResponse, principal: string | undefined, lastEventId: string | undefined): Promise<LiveSession> {
+    const stored = this.options.store && lastEventId && !this.registry.get(lastEventId) ? await this.options.store.get(lastEventId) : undefined;
+    const restoring = stored?.kind === 'sse' ? stored : undefined;
+    const transport = this.track(new SessionTransport(new SseServerTransport(SSE_MESSAGES_PATH, res, restoring?.id ?? randomUUID())));
+    const id = transport.inner.sessionId;
+    // The stream is the session: it counts as open for as long as the session lives.
+    const session: LiveSession = { id, kind: 'sse', transport, activity: { last: Date.now(), streams: 1 }, principal };
+    // Registered only once restored, so that POSTs waiting for this session find it whole.
+    if (!restoring) this.registry.add(session);
+    await this.options.connect(transport);
+    if (this.options.store) transport.inner.write(`retry: ${SSE_RETRY_MS}\nevent: session\nid: ${id}\ndata: ${id}\n\n`);
+    // Comments keep idle proxies from dropping a quiet stream; EventSources ignore them.
+    if (this.options.keepAliveMs > 0) {
+      const keepAlive = setInterval(() => transport.inner.write(': keepalive\n\n'), this.options.keepAliveMs);
+      keepAlive.unref();
+      transport.use({ closed: () => clearInterval(keepAlive) });
+    }
+    if (restoring) {
+      await this.replay(transport, restoring, (message) => transport.receive(message));
+      this.registry.add(session);
+    } else {
+      this.options.log.debug(`session ${id} opened (sse)`);
+    }
+    return session;
+  }
+
+  /** A message a legacy SSE client posted to its session. An `initialize` is saved first (dev mode). */
+  async post(session: Extract<LiveSession, { kind: 'sse' }>, message: JSONRPCMessage, extra: MessageExtraInfo): Promise<void> {
+    session.activity.last = Date.now();
+    if (isInitializeRequest(message)) await this.save(session.id, 'sse', message.params, session.principal);
+    session.transport.receive(message, extra);
+  }
+
+  /** A WebSocket: one session for as long as the socket is open. */
+  async openSocket(socket: Transport & { sessionId: string }, principal: string | undefined): Promise<void> {
+    const transport = this.track(new SessionTransport(socket));
+    this.registry.add({ id: socket.sessionId, kind: 'ws', transport, activity: { last: Date.now(), streams: 1 }, principal });
+    await this.options.connect(transport);
+    this.options.log.debug(`session ${socket.sessionId} opened (websocket)`);
+  }
+
+  /** New work is refused from now on; resolves true when the requests in flight are done, false at the deadline. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.draining = true;
+    clearInterval(this.sweeper);
+    if (this.inflight.size === 0) return true;
+    this.options.log.info(`draining ${this.inflight.size} request(s) in flight`);
+    return this.inflight.idle(timeoutMs);
+  }
+
+  /** Close every session, which ends its streams. Stored sessions stay stored, for the next process. */
+  async close(): Promise<void> {
+    this.draining = true;
+    clearInterval(this.sweeper);
+    await this.registry.closeAll();
+  }
+
+  /** A session transport that counts its requests, reports list changes, and ends its session when it closes. */
+  private track<T extends Transport>(transport: SessionTransport<T>): SessionTransport<T> {
+    const { onListChanged } = this.options;
+    return transport.use(this.inflight.hook()).use({
+      outbound: (message) => {
+        if (onListChanged && isJSONRPCNotification(message) && LIST_CHANGED.test(message.method)) onListChanged(message.method);
+      },
+      closed: () => this.ended(transport.sessionId),
+    });
+  }
+
+  /** A Streamable HTTP transport under `id` (a new id when undefined), registered and saved once its initialize is accepted. */
+  private streamable(id: string | undefined, principal: string | undefined, params: InitializeParams | undefined): SessionTransport<StreamableTransport> {
+    const transport: SessionTransport<StreamableTransport> = this.track(
+      new SessionTransport(
+        this.options.sdk.streamable({
+          sessionIdGenerator: () => id ?? randomUUID(),
+          keepAliveMs: this.options.keepAliveMs,
+          onsessioninitialized: async (sessionId) => {
+            this.registry.add({ id: sessionId, kind: 'streamable', transport, activity: { last: Date.now(), streams: 0 }, principal });
+            this.options.log.debug(`session ${sessionId} ${params ? 'opened' : 'restored'} (streamable http)`);
+            // Saved before the client learns its id, so that even a crash right after cannot lose it.
+            if (params) await this.save(sessionId, 'streamable', params, principal);
+          },
+        }),
+      ),
+    );
+    return transport;
+  }
+
+  private restoreOnce(id: string): Promise<LiveSession | undefined> {
+    let pending = this.restoring.get(id);
+    if (!pending) {
+      pending = this.restore(id).finally(() => this.restoring.delete(id));
+      this.restoring.set(id, pending);
+    }
+    return pending;
+  }
+
+  /** Rebuild a stored Streamable HTTP session: a transport with its old id, its handshake replayed. */
+  private async restore(id: string): Promise<LiveSession | undefined> {
+    const stored = await this.options.store?.get(id);
+    if (stored?.kind !== 'streamable') return undefined;
+    const transport = this.streamable(stored.id, stored.principal, undefined);
+    await this.options.connect(transport);
+    // The replay goes through the SDK transport's own entry, which must see the handshake to accept the session.
+    const post = (message: JSONRPCMessage, headers: Record<string, string>) =>
+      transport.inner
+        .handleRequest(
+          new Request('http://localhost/mcp', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+            body: JSON.stringify(message),
+          }),
+          { parsedBody: message },
+        )
+        .then((response) => void response.body?.cancel());
+    await this.replay(transport, stored, (message) => post(message, isJSONRPCNotification(message) ? { 'mcp-session-id': stored.id, 'mcp-protocol-version': stored.protocolVersion } : {}));
+    return this.registry.get(id);
+  }
+
+  /**
+   * Replay a stored session's handshake into the new server, keep the answer from the client, and
+   * tell the client on its first request to refetch its lists (the new code may offer others).
+   */
+  private async replay(transport: SessionTransport, stored: StoredSession, inject: (message: JSONRPCMessage) => Promise<void> | void): Promise<void> {
+    transport.use({ outbound: (message) => (this.replays.answer(message) ? false : undefined) });
+    const result = await this.replays.ask(async (request) => void (await inject(request)), 'initialize', stored.initializeParams);
+    await inject(INITIALIZED);
+    const notices = listChangedNotifications(result['capabilities'] as Record<string, unknown> | undefined);
+    transport.use(notifyOnFirstRequest(transport, notices, (e) => this.options.log.debug(`list_changed after restore: ${e.message}`)));
+    this.options.log.info(`session ${stored.id} restored (${stored.kind === 'sse' ? 'sse' : 'streamable http'}, ${stored.initializeParams.clientInfo.name})`);
+  }
+
+  private async save(id: string, kind: StoredSession['kind'], params: InitializeParams, principal: string | undefined): Promise<void> {
+    await this.options.store?.set({ id, kind, protocolVersion: negotiatedVersion(params.protocolVersion), initializeParams: params, createdAt: Date.now(), principal });
+  }
+
+  /** A session ended on its own (DELETE, the client went away, expiry): forget it, here and in the store. */
+  private ended(id: string | undefined): void {
+    if (id === undefined) return;
+    this.registry.delete(id);
+    // At shutdown sessions stay stored: the next process restores them.
+    if (!this.draining) this.options.store?.delete(id).catch((e: Error) => this.options.log.warn(`session store: ${e.message}`));
+  }
+}
