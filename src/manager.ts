@@ -2,28 +2,29 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { loadConfig, type TransportConfig, type TransportConfigOptions } from './config.js';
 import { ConfigError, LifecycleError } from './errors.js';
-import type { SessionContext } from './http/context.js';
-import { isLoopbackHostname } from './http/guards.js';
+import { bearerCheck, isLoopbackHostname, requestCheck } from './http/guards.js';
+import type { WebSocketAcceptor } from './http/ws.js';
 import { baseUrl, listenOn } from './http/listen.js';
+import type { JSONRPCNotification, Transport } from './jsonrpc.js';
 import { createLogger, type Logger } from './log.js';
+import { lineOf, loadSdk, type ListNotifier, type ModernHandler, type Sdk } from './sdk.js';
 import { SessionMultiplexer } from './sessions/multiplex.js';
-import { InflightTracker } from './sessions/inflight.js';
-import { SessionRegistry } from './sessions/registry.js';
+import { SessionOwner } from './sessions/owner.js';
 import { FileSessionStore, type SessionStore } from './sessions/store.js';
 import { hotHook } from './dev/hot/hook.js';
-import type { ServerLike, ServerSource } from './server-like.js';
+import { connectTo, type ServerFactory, type ServerLike, type ServerSource } from './server-like.js';
 
-export type { ServerLike } from './server-like.js';
+export type { ServerContext, ServerFactory, ServerLike, ServerSource } from './server-like.js';
 
 /** Options of {@link MCPTransportManager}: the server plus any setting that should beat the env. */
 export interface MCPTransportManagerOptions extends TransportConfigOptions {
   /**
-   * The server to serve, unchanged. One instance is shared by every session through a multiplexer;
-   * a factory `() => Server | McpServer` gives each session its own instance instead.
+   * The server to serve, unchanged: a `Server` or `McpServer` of SDK v1 (`@modelcontextprotocol/sdk`) or
+   * v2 (`@modelcontextprotocol/server`). One instance is shared by every session through a multiplexer;
+   * a factory `(context) => server` gives each session (and, for 2026-07-28 clients, each request) its
+   * own instance instead. Serving the 2026-07-28 protocol over HTTP needs a factory of v2 servers.
    */
   server: ServerSource;
   /** Close on SIGINT, SIGTERM and SIGUSR2 (nodemon's restart signal), then exit. @default true */
@@ -68,15 +69,16 @@ export class MCPTransportManager {
   private readonly options: MCPTransportManagerOptions;
   private readonly resolved: TransportConfig | ConfigError;
   private readonly log: Logger;
-  private readonly registry = new SessionRegistry();
-  private readonly inflight = new InflightTracker();
+  private owner: SessionOwner | undefined;
+  private modern: ModernHandler | undefined;
   private readonly listeners: HttpServer[] = [];
   private readonly signalHandlers = new Map<HandledSignal, () => void>();
   private state: 'new' | 'starting' | 'started' | 'closed' = 'new';
   private closing: Promise<void> | undefined;
   private shared: { server: ServerLike; transport: Transport } | undefined;
-  private draining = false;
-  private sweeper: NodeJS.Timeout | undefined;
+  private stdioHandle: { close(): Promise<void> } | undefined;
+  private websockets: WebSocketAcceptor | undefined;
+  private readonly relaying = new Set<string>();
   private exitingOn: HandledSignal | undefined;
 
   constructor(options: MCPTransportManagerOptions) {
@@ -118,16 +120,28 @@ export class MCPTransportManager {
     return baseUrl(this.config.host, this.listeners);
   }
 
-  /** Number of live HTTP sessions. */
+  /** Number of live HTTP sessions (2025 era; 2026-07-28 clients have none). */
   get sessionCount(): number {
-    return this.registry.size;
+    return this.owner?.size ?? 0;
   }
 
   /** Live sessions, requests in flight, and transports attached to the shared server: all 0 when idle. */
   get stats(): { sessions: number; inflight: number; attached: number } {
     const shared = this.shared?.transport;
-    return { sessions: this.registry.size, inflight: this.inflight.size, attached: shared instanceof SessionMultiplexer ? shared.size : 0 };
+    return { sessions: this.owner?.size ?? 0, inflight: this.owner?.inflight.size ?? 0, attached: shared instanceof SessionMultiplexer ? shared.size : 0 };
   }
+
+  /**
+   * Tell every client that a list changed: 2025-era sessions get the notification, and 2026-07-28
+   * clients get it on their `subscriptions/listen` streams. For servers built per request, whose own
+   * `sendToolListChanged()` has no stream to go to.
+   */
+  readonly notify: ListNotifier = {
+    toolsChanged: () => this.publish('notifications/tools/list_changed'),
+    promptsChanged: () => this.publish('notifications/prompts/list_changed'),
+    resourcesChanged: () => this.publish('notifications/resources/list_changed'),
+    resourceUpdated: (uri) => this.publish('notifications/resources/updated', uri),
+  };
 
   /**
    * Start serving. Rejects with a {@link ConfigError} (one line naming the variable and the fix) for
@@ -168,70 +182,127 @@ export class MCPTransportManager {
   }
 
   private async startStdio(): Promise<void> {
-    const transport = new StdioServerTransport(undefined, this.options.stdioOut as never);
-    const server = this.createServer();
-    this.shared = { server, transport };
-    await server.connect(transport);
+    const source = this.options.server;
+    const sdk = await loadSdk(await this.lineOfSource());
+    const transport = sdk.stdio(undefined, this.options.stdioOut);
+    if (sdk.modern) {
+      // SDK v2 serves both eras on stdio itself: the client's first message picks one, and an instance for it
+      // (a shared instance is that instance, whichever era the client speaks).
+      const factory = typeof source === 'function' ? source : () => source;
+      this.stdioHandle = sdk.modern.serveStdio(factory, { transport, onerror: (error) => this.log.debug(`stdio: ${error.message}`) });
+    } else {
+      const server = typeof source === 'function' ? await source({ era: 'legacy' }) : source;
+      this.shared = { server, transport };
+      await connectTo(server, transport);
+    }
     // Clients stop a stdio server by closing its stdin.
     process.stdin.once('end', () => void this.close());
-    this.log.debug('serving on stdio');
+    this.log.debug(`serving on stdio (SDK v${sdk.line})`);
     // Run by hand, a stdio server waits silently and looks hung; clients launch it with a pipe instead.
     if (process.stdin.isTTY) {
       this.log.info('serving MCP on stdio, waiting for a client on stdin (MCP clients launch this command themselves; set MCP_TRANSPORT=http to serve over HTTP)');
     }
   }
 
-  private async startHttp(config: TransportConfig): Promise<void> {
-    let connect: (transport: Transport) => Promise<void>;
+  /**
+   * The SDK line of the user's server. A factory is asked for one instance to find out (closed at once):
+   * SDK v2's own stdio entry builds such a probe too.
+   */
+  private async lineOfSource(): Promise<Sdk['line'] | undefined> {
     const source = this.options.server;
+    if (typeof source !== 'function') return lineOf(source);
+    const probe = await source({ era: 'legacy' });
+    await probe.close().catch(() => undefined);
+    return lineOf(probe);
+  }
+
+  private async startHttp(config: TransportConfig): Promise<void> {
+    const source = this.options.server;
+    const sdk = await loadSdk(await this.lineOfSource());
+    let connect: (transport: Transport) => Promise<void>;
     if (typeof source === 'function') {
-      connect = (transport) => source().connect(transport);
+      connect = async (transport) => connectTo(await source({ era: 'legacy' }), transport);
+      // SDK v2 ties an instance to one era, so the 2026-07-28 protocol is served from a factory only.
+      this.modern = sdk.modern?.createMcpHandler(source as ServerFactory, {
+        legacy: 'reject',
+        maxRequestBodySize: config.maxBodyBytes,
+        keepAliveMs: config.keepAliveSeconds * 1000,
+        onerror: (error: Error) => this.log.debug(`2026-07-28: ${error.message}`),
+      });
     } else {
       const mux = new SessionMultiplexer();
       mux.onerror = (error) => this.log.debug(`transport: ${error.message}`);
-      await source.connect(mux);
+      await connectTo(source, mux);
       this.shared = { server: source, transport: mux };
       connect = (transport) => mux.attach(transport);
     }
     const store = config.devMode ? (this.options.sessionStore ?? new FileSessionStore(config.sessionFile ?? defaultSessionFile(config.port))) : undefined;
-    const manager = this;
-    const context: SessionContext = {
-      registry: this.registry,
+    this.owner = new SessionOwner({
+      sdk,
+      connect,
       store,
       log: this.log,
       maxSessions: config.maxSessions,
       keepAliveMs: config.keepAliveSeconds * 1000,
-      get closing() {
-        return manager.draining;
-      },
-      connect: async (transport) => {
-        await connect(transport);
-        this.inflight.track(transport);
-      },
-      forget: (id) => {
-        this.registry.delete(id);
-        // At shutdown sessions stay stored: the next process restores them.
-        if (id !== undefined && !this.draining) store?.delete(id).catch((e: Error) => this.log.warn(`session store: ${e.message}`));
-      },
-    };
+      ttlMs: config.sessionTtlSeconds * 1000,
+      onListChanged: (method) => this.relayToListeners(method),
+    });
     const wildcard = config.host === '0.0.0.0' || config.host === '::';
     // Loaded here so that a stdio server does not pay for express (~80 ms of startup).
     const { createApp } = await import('./http/app.js');
-    const app = createApp({ config, context, boundHosts: wildcard ? [] : [config.host] });
+    const app = createApp({ config, owner: this.owner, modern: this.modern, boundHosts: wildcard ? [] : [config.host] });
 
     this.listeners.push(...(await listenOn(app, config.host, config.port, this.log)));
-    // Sessions whose clients vanished without DELETE (no stream, no request) are closed after the TTL.
-    const ttlMs = config.sessionTtlSeconds * 1000;
-    this.sweeper = setInterval(() => {
-      const expired = this.registry.expire(ttlMs);
-      if (expired > 0) this.log.debug(`closed ${expired} idle session(s)`);
-    }, Math.min(ttlMs / 4, 60_000));
-    this.sweeper.unref();
+    this.websockets = await this.acceptWebSockets(config, this.owner, wildcard ? [] : [config.host]);
     if (!isLoopbackHostname(config.host)) {
       this.log.warn(`listening on ${config.host}, which is not loopback: set MCP_AUTH_TOKEN, and MCP_ALLOWED_HOSTS for the names clients use`);
     }
-    this.log.info(`listening on ${this.url} · Streamable HTTP: ${this.url}/mcp · SSE: ${this.url}/sse`);
+    const eras = this.modern ? '2026-07-28 and 2025' : '2025 era; 2026-07-28 needs a factory of SDK v2 servers';
+    this.log.info(`listening on ${this.url} · Streamable HTTP: ${this.url}/mcp (${eras}) · SSE: ${this.url}/sse · WebSocket: ${this.url!.replace(/^http/, 'ws')}/ws`);
     if (config.devControl) await this.announce(config.devControl);
+  }
+
+  /** `/ws`: one session per socket, behind the same guards as every HTTP route (checked on the upgrade). */
+  private async acceptWebSockets(config: TransportConfig, owner: SessionOwner, boundHosts: string[]): Promise<WebSocketAcceptor> {
+    const { acceptWebSockets } = await import('./http/ws.js');
+    const guard = requestCheck({ allowedHosts: [...config.allowedHosts, ...boundHosts], allowedOrigins: config.allowedOrigins, authToken: config.authToken });
+    const bearer = bearerCheck(config.authToken);
+    return acceptWebSockets(this.listeners, {
+      check: (req) =>
+        (owner.closing ? { status: 503, code: -32000, message: 'Service Unavailable: the server is restarting', headers: { 'Retry-After': '1' } } : undefined) ??
+        guard(req) ??
+        (owner.size >= config.maxSessions
+          ? { status: 503, code: -32000, message: `Service Unavailable: ${config.maxSessions} sessions are open (MCP_MAX_SESSIONS); retry later`, headers: { 'Retry-After': '5' } }
+          : undefined),
+      onTransport: (transport, req) => {
+        const auth = bearer(req.headers.authorization);
+        return owner.openSocket(transport, 'principal' in auth ? auth.principal : undefined);
+      },
+      maxPayload: config.maxBodyBytes,
+      log: this.log,
+    });
+  }
+
+  /** A list changed: tell 2026-07-28 listeners, and (when the user said so) every 2025-era session. */
+  private publish(method: string, uri?: string): void {
+    this.relayToListeners(method, uri);
+    if (uri === undefined) this.owner?.broadcast({ jsonrpc: '2.0', method } satisfies JSONRPCNotification);
+  }
+
+  /** A shared server notifies each of its sessions: 2026-07-28 listeners hear of it once. */
+  private relayToListeners(method: string, uri?: string): void {
+    const notify = this.modern?.notify;
+    if (!notify) return;
+    const kind = method.split('/')[1];
+    if (uri !== undefined) return notify.resourceUpdated(uri);
+    if (this.relaying.has(method)) return;
+    this.relaying.add(method);
+    queueMicrotask(() => {
+      this.relaying.delete(method);
+      if (kind === 'tools') notify.toolsChanged();
+      else if (kind === 'prompts') notify.promptsChanged();
+      else if (kind === 'resources') notify.resourcesChanged();
+    });
   }
 
   /** Under `mcp-http-transport dev`: report our port, then drain and exit when the supervisor says so (or dies). */
@@ -242,11 +313,6 @@ export class MCPTransportManager {
       if (this.options.handleSignals === false) return void this.close();
       this.exitAfterClose(0);
     });
-  }
-
-  private createServer(): ServerLike {
-    const source = this.options.server;
-    return typeof source === 'function' ? source() : source;
   }
 
   private installSignalHandlers(): void {
@@ -281,21 +347,21 @@ export class MCPTransportManager {
 
   private async release(): Promise<void> {
     if (!this.exitingOn) this.removeSignalHandlers();
-    clearInterval(this.sweeper);
     // Drain: new requests get 503 while the ones in flight finish, within the deadline.
-    this.draining = true;
-    if (this.inflight.size > 0) {
-      this.log.info(`draining ${this.inflight.size} request(s) in flight`);
-      const drained = await this.inflight.idle(this.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
-      if (!drained) this.log.warn(`closing with ${this.inflight.size} request(s) still in flight (drain deadline passed)`);
+    if (this.owner && !(await this.owner.drain(this.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS))) {
+      this.log.warn(`closing with ${this.owner.inflight.size} request(s) still in flight (drain deadline passed)`);
     }
     const listeners = this.listeners.splice(0);
     // From now on a connection whose response ends is closed at once rather than kept alive, so
     // close() need not wait for the grace period.
     for (const l of listeners) l.keepAliveTimeout = 1;
     const stopped = Promise.all(listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))));
-    await this.registry.closeAll();
+    // Sockets first, with 1001 (going away): upgraded connections would keep the listeners open.
+    await this.websockets?.close();
+    await this.owner?.close();
+    await this.modern?.close();
     for (const l of listeners) l.closeIdleConnections();
+    await this.stdioHandle?.close();
     await this.shared?.server.close();
     this.shared = undefined;
     // Connections still busy after the grace period are cut, so close() always ends.

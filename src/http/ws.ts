@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { Rejection } from './guards.js';
 
 /** The subprotocol MCP clients ask for (the SDK's `WebSocketClientTransport` sends `mcp`). */
-export const MCP_SUBPROTOCOL = 'mcp';
+export const WEBSOCKET_SUBPROTOCOL = 'mcp';
 
 /** Where WebSocket upgrades are accepted. */
 export const WEBSOCKET_PATH = '/ws';
@@ -209,7 +209,7 @@ const quiet: Logger = { level: 'error', error: () => {}, warn: () => {}, info: (
 
 function offersMcp(header: string | string[] | undefined): boolean {
   const values = Array.isArray(header) ? header : header === undefined ? [] : [header];
-  return values.some((value) => value.split(',').some((p) => p.trim() === MCP_SUBPROTOCOL));
+  return values.some((value) => value.split(',').some((p) => p.trim() === WEBSOCKET_SUBPROTOCOL));
 }
 
 function pathnameOf(url: string | undefined): string {
@@ -254,7 +254,7 @@ export async function acceptWebSockets(servers: readonly HttpServer[], options: 
       noServer: true,
       maxPayload: options.maxPayload,
       perMessageDeflate: false,
-      handleProtocols: (protocols: Set<string>) => (protocols.has(MCP_SUBPROTOCOL) ? MCP_SUBPROTOCOL : false),
+      handleProtocols: (protocols: Set<string>) => (protocols.has(WEBSOCKET_SUBPROTOCOL) ? WEBSOCKET_SUBPROTOCOL : false),
     });
     return wss;
   });
@@ -300,7 +300,7 @@ export async function acceptWebSockets(servers: readonly HttpServer[], options: 
     const path = pathnameOf(req.url);
     if (path !== WEBSOCKET_PATH) return refuse(socket, { status: 404, code: -32601, message: `Not Found: ${path} (WebSocket is served at ${WEBSOCKET_PATH})` });
     if (!offersMcp(req.headers['sec-websocket-protocol'])) {
-      return refuse(socket, { status: 400, code: -32000, message: `Bad Request: the WebSocket subprotocol "${MCP_SUBPROTOCOL}" is required (Sec-WebSocket-Protocol: ${MCP_SUBPROTOCOL})` });
+      return refuse(socket, { status: 400, code: -32000, message: `Bad Request: the WebSocket subprotocol "${WEBSOCKET_SUBPROTOCOL}" is required (Sec-WebSocket-Protocol: ${WEBSOCKET_SUBPROTOCOL})` });
     }
     loading.then(
       (server) => {
