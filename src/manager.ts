@@ -14,7 +14,7 @@ import { SessionMultiplexer } from './sessions/multiplex.js';
 import { SessionOwner } from './sessions/owner.js';
 import { FileSessionStore, type SessionStore } from './sessions/store.js';
 import { hotHook } from './dev/hot/hook.js';
-import { connectTo, type ServerFactory, type ServerLike, type ServerSource } from './server-like.js';
+import { connectTo, type ServerLike, type ServerSource } from './server-like.js';
 
 export type { ServerContext, ServerFactory, ServerLike, ServerSource } from './server-like.js';
 
@@ -223,12 +223,10 @@ export class MCPTransportManager {
     if (typeof source === 'function') {
       connect = async (transport) => connectTo(await source({ era: 'legacy' }), transport);
       // SDK v2 ties an instance to one era, so the 2026-07-28 protocol is served from a factory only.
-      this.modern = sdk.modern?.createMcpHandler(source as ServerFactory, {
-        legacy: 'reject',
-        maxRequestBodySize: config.maxBodyBytes,
-        keepAliveMs: config.keepAliveSeconds * 1000,
-        onerror: (error: Error) => this.log.debug(`2026-07-28: ${error.message}`),
-      });
+      if (sdk.modern) {
+        const { createModernHandler } = await import('./http/modern.js');
+        this.modern = createModernHandler(sdk.modern, source, config, (method) => this.relayToListeners(method), (error) => this.log.debug(`2026-07-28: ${error.message}`));
+      }
     } else {
       const mux = new SessionMultiplexer();
       mux.onerror = (error) => this.log.debug(`transport: ${error.message}`);

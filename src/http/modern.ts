@@ -1,6 +1,9 @@
 import type { RequestHandler } from 'express';
+import type { TransportConfig } from '../config.js';
+import { isJSONRPCNotification, type JSONRPCMessage } from '../jsonrpc.js';
+import type { ServerFactory } from '../server-like.js';
 import type { InflightCounter } from '../sessions/inflight.js';
-import { LEGACY_PROTOCOL_VERSIONS, PROTOCOL_VERSION_META_KEY, type ModernHandler } from '../sdk.js';
+import { LEGACY_PROTOCOL_VERSIONS, PROTOCOL_VERSION_META_KEY, type ModernHandler, type ModernKit } from '../sdk.js';
 import { sendJsonRpcError } from './guards.js';
 import { serveWeb } from './streamable.js';
 
@@ -32,4 +35,54 @@ function claimedVersion(body: unknown): string | undefined {
   const first = Array.isArray(body) ? body[0] : body;
   const claimed = (first as { params?: { _meta?: Record<string, unknown> } } | undefined)?.params?._meta?.[PROTOCOL_VERSION_META_KEY];
   return typeof claimed === 'string' ? claimed : undefined;
+}
+
+/**
+ * SDK v2's modern handler over the user's factory. Each instance it builds is handed over observed: a
+ * `list_changed` the instance sends itself (its own `sendToolListChanged()`) has no stream of its own
+ * on a 2026-07-28 request, so it is reported to `onListChanged`, which puts it on the listen streams.
+ */
+export function createModernHandler(
+  kit: ModernKit,
+  factory: ServerFactory,
+  config: TransportConfig,
+  onListChanged: (method: string) => void,
+  onerror: (error: Error) => void,
+): ModernHandler {
+  const observe = (message: JSONRPCMessage) => {
+    if (isJSONRPCNotification(message) && /^notifications\/(tools|prompts|resources)\/list_changed$/.test(message.method)) onListChanged(message.method);
+  };
+  return kit.createMcpHandler(async (context) => observed(await factory(context), observe), {
+    legacy: 'reject',
+    maxRequestBodySize: config.maxBodyBytes,
+    keepAliveMs: config.keepAliveSeconds * 1000,
+    onerror,
+  });
+}
+
+/**
+ * The same server, seen through a proxy whose `connect` wraps the transport the SDK gives it, so that
+ * what the server sends is observed on the way out. Nothing of the user's object is changed.
+ */
+function observed<T extends object>(product: T, observe: (message: JSONRPCMessage) => void): T {
+  const forward = <O extends object>(target: O, replace: (prop: string | symbol) => unknown) =>
+    new Proxy(target, {
+      get(t, prop) {
+        const replaced = replace(prop);
+        if (replaced !== undefined) return replaced;
+        const value = Reflect.get(t, prop, t) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(t) : value;
+      },
+    });
+  const sending = (transport: { send(message: JSONRPCMessage, options?: unknown): Promise<void> }) =>
+    forward(transport, (prop) =>
+      prop === 'send'
+        ? (message: JSONRPCMessage, options?: unknown) => {
+            observe(message);
+            return transport.send(message, options);
+          }
+        : undefined,
+    );
+  const server = product as T & { connect(transport: never): Promise<void> };
+  return forward(server, (prop) => (prop === 'connect' ? (transport: never) => server.connect(sending(transport) as never) : undefined));
 }

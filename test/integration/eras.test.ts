@@ -42,6 +42,11 @@ function v2Server(): McpServerV2 {
     }
     return { content: [{ type: 'text', text: `counted to ${to}` }] };
   });
+  // Announces a change through the instance's own notifier, as a server that adds tools at run time does.
+  server.registerTool('announce', { inputSchema: z.object({}) }, async () => {
+    await server.sendToolListChanged();
+    return { content: [{ type: 'text', text: 'announced' }] };
+  });
   return server;
 }
 
@@ -126,6 +131,26 @@ describe('a factory of SDK v2 servers over HTTP', () => {
     }
   });
 
+  it("list_changed a per-request instance sends itself (sendToolListChanged) reaches subscriptions/listen streams", async () => {
+    const { manager, url } = await startHttp({ server: () => v2Server() });
+    const listener = modernClient('listener');
+    const caller = modernClient('caller');
+    try {
+      await listener.connect(new HttpClientV2(new URL(`${url}/mcp`)));
+      await caller.connect(new HttpClientV2(new URL(`${url}/mcp`)));
+      let heard = 0;
+      listener.setNotificationHandler('notifications/tools/list_changed', () => void heard++);
+      const subscription = await listener.listen({ toolsListChanged: true });
+      expect(textOf(await caller.callTool({ name: 'announce', arguments: {} }))).toBe('announced');
+      await waitFor(() => heard === 1, 'the listener to hear of the change');
+      await subscription.close?.();
+    } finally {
+      await listener.close();
+      await caller.close();
+      await manager.close();
+    }
+  });
+
   it('refuses 2026-07-28 requests past the guards like any other: Origin 403, body cap 413, JSON-RPC bodies', async () => {
     const { manager, url } = await startHttp({ server: () => v2Server(), maxBodyBytes: 2048 });
     const post = (body: string, headers: Record<string, string> = {}) =>
@@ -174,7 +199,7 @@ describe('a factory of SDK v2 servers over HTTP', () => {
       const counted = await ws.callTool({ name: 'count', arguments: { to: 2 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
       expect(textOf(counted)).toBe('counted to 2');
       expect(progress).toEqual([1, 2]);
-      expect((await ws.listTools()).tools.map((t) => t.name).sort()).toEqual(['count', 'echo']);
+      expect((await ws.listTools()).tools.map((t) => t.name).sort()).toEqual(['announce', 'count', 'echo']);
     } finally {
       await sse.close();
       await ws.close();
