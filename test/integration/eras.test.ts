@@ -11,7 +11,7 @@ import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/webso
 import { McpServer as McpServerV2 } from '@modelcontextprotocol/server';
 import WebSocket from 'ws';
 import { z } from 'zod';
-import { connectClient, highLevelServer, NODE_TS_ARGS, ROOT, startHttp, textOf, waitFor } from '../helpers.js';
+import { connectClient, FIXTURE, highLevelServer, NODE_TS_ARGS, ROOT, startHttp, textOf, waitFor } from '../helpers.js';
 
 const MODERN = '2026-07-28';
 /** The per-request envelope a 2026-07-28 request carries. */
@@ -251,6 +251,17 @@ describe('stdio with SDK v2 servers', () => {
     } finally {
       await modern.close();
       await legacy.close();
+    }
+  });
+
+  it('an SDK v1 server over stdio: a dual-era client falls back to the 2025 era', async () => {
+    const auto = autoClient();
+    try {
+      await auto.connect(new StdioClientV2({ command: process.execPath, args: [...NODE_TS_ARGS, FIXTURE], env: { ...process.env, MCP_TRANSPORT: 'stdio' } as Record<string, string>, stderr: 'pipe' }));
+      expect(auto.getNegotiatedProtocolVersion()).not.toBe(MODERN);
+      expect(await echoText(auto, 'v1 stdio')).toBe('v1 stdio');
+    } finally {
+      await auto.close();
     }
   });
 });
