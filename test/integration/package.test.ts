@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client as ClientV2, StreamableHTTPClientTransport as HttpClientV2 } from '@modelcontextprotocol/client';
@@ -246,6 +246,7 @@ new MCPTransportManager({ server: 'not a server' });
 await Promise.all([perSession.close(), lowLevel.close(), served.close()]);
 `;
 
+const packDir = emptyDir();
 const v2Dir = emptyDir();
 const v1Dir = emptyDir();
 let v2Installed: Promise<void>;
@@ -256,10 +257,9 @@ let v1Typecheck: Promise<Typecheck>;
 beforeAll(() => {
   // --ignore-scripts: the test run has built dist/ already, and prepack's clean build would pull it
   // from under the tests running alongside.
-  const destination = emptyDir();
-  const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', destination], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const [info] = JSON.parse(out) as [{ filename: string; files: { path: string }[] }];
-  tarball = join(destination, info.filename);
+  tarball = join(packDir, info.filename);
   packed = info.files.map((f) => f.path);
   // Both installs, then both type-checks (CPU-bound, seconds each), run side by side while the other
   // tests run; each describe below waits for its own.
@@ -277,8 +277,12 @@ beforeAll(() => {
   for (const promise of [v2Installed, v1Installed, v2Typecheck, v1Typecheck]) promise.catch(() => undefined);
 }, 60_000);
 
-// Whatever a filter left unused still ends before the run does: no npm or tsc outlives it.
-afterAll(() => Promise.allSettled([v2Typecheck, v1Typecheck]), 120_000);
+// Whatever a filter left unused still ends before the run does (no npm or tsc outlives it); then the
+// installed projects (tens of MB each) go.
+afterAll(async () => {
+  await Promise.allSettled([v2Typecheck, v1Typecheck]);
+  for (const dir of [v2Dir, v1Dir, packDir]) rmSync(dir, { recursive: true, force: true });
+}, 120_000);
 
 describe('the packed package', () => {
   it('holds the built code, the bin, the wrapper, the docs and the license; no sources, tests or source maps', () => {
