@@ -9,14 +9,14 @@ import type { WebSocketAcceptor } from './http/ws.js';
 import { baseUrl, listenOn } from './http/listen.js';
 import type { JSONRPCNotification, Transport } from './jsonrpc.js';
 import { createLogger, type Logger } from './log.js';
-import { lineOf, loadSdk, type ListNotifier, type ModernHandler, type Sdk } from './sdk.js';
+import { lineOf, loadSdk, type ModernHandler, type Sdk } from './sdk.js';
 import { SessionMultiplexer } from './sessions/multiplex.js';
 import { SessionOwner } from './sessions/owner.js';
 import { FileSessionStore, type SessionStore } from './sessions/store.js';
 import { hotHook } from './dev/hot/hook.js';
-import { connectTo, type ServerLike, type ServerSource } from './server-like.js';
+import { connectTo, type ListNotifier, type ServerLike, type ServerSource } from './server-like.js';
 
-export type { ServerContext, ServerFactory, ServerLike, ServerSource } from './server-like.js';
+export type { ListNotifier, ServerContext, ServerFactory, ServerLike, ServerSource } from './server-like.js';
 
 /** Options of {@link MCPTransportManager}: the server plus any setting that should beat the env. */
 export interface MCPTransportManagerOptions extends TransportConfigOptions {

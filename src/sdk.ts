@@ -1,6 +1,6 @@
 import { ConfigError } from './errors.js';
 import type { Transport } from './jsonrpc.js';
-import type { ServerFactory, ServerLike } from './server-like.js';
+import type { ListNotifier, ServerFactory, ServerLike } from './server-like.js';
 
 /**
  * Which SDK line a server comes from. Both lines are optional peers; the transports a server is served
@@ -33,13 +33,6 @@ export interface ModernHandler {
   bus: { publish(event: { kind: string; uri?: string }): void };
 }
 
-/** Tell clients that a list changed (SDK v2's `ServerNotifier` shape). */
-export interface ListNotifier {
-  toolsChanged(): void;
-  promptsChanged(): void;
-  resourcesChanged(): void;
-  resourceUpdated(uri: string): void;
-}
 
 export interface Sdk {
   readonly line: SdkLine;

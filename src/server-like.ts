@@ -33,3 +33,11 @@ export type ServerFactory = (context: ServerContext) => ServerLike | Promise<Ser
 
 /** What a user hands over: one server shared by every session, or a factory of one per session. */
 export type ServerSource = ServerLike | ServerFactory;
+
+/** Tell clients that a list changed (SDK v2's `ServerNotifier` shape). */
+export interface ListNotifier {
+  toolsChanged(): void;
+  promptsChanged(): void;
+  resourcesChanged(): void;
+  resourceUpdated(uri: string): void;
+}
