@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { PassThrough } from 'node:stream';
 import { EventSource } from 'eventsource';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
@@ -12,6 +13,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, CreateMessageRequestSchema, CreateMessageResultSchema, ElicitResultSchema, ListRootsResultSchema, ListToolsRequestSchema, type CallToolResult, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { createBridge, type Bridge } from '../src/bridge/bridge.js';
 import { MCPTransportManager, type MCPTransportManagerOptions } from '../src/index.js';
 
 export const ROOT = join(__dirname, '..');
@@ -288,3 +290,28 @@ export const INIT = {
   params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
 };
 export const STREAM_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+/** createBridge used as a library: JSON lines in, JSON lines out, its logs kept. */
+export function bridgeLibrary(url: string, options: Partial<Parameters<typeof createBridge>[0]> = {}) {
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  const received: { id?: unknown; result?: Record<string, unknown>; error?: { code: number; message: string }; method?: string }[] = [];
+  let buffer = '';
+  stdout.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+      received.push(JSON.parse(buffer.slice(0, i)));
+      buffer = buffer.slice(i + 1);
+    }
+  });
+  const logs: string[] = [];
+  const log = { level: 'debug' as const, error: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), info: (m: string) => logs.push(m), debug: (m: string) => logs.push(m) };
+  const bridge: Bridge = createBridge({ url, stdin, stdout, log, ...options });
+  const send = (message: object) => stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...message })}\n`);
+  const answer = (id: number) => waitFor(() => received.find((m) => m.id === id), `the answer to ${id}`);
+  const end = async () => {
+    stdin.end();
+    await bridge.closed;
+  };
+  return { bridge, stdin, send, answer, received, logs, end };
+}

@@ -1,12 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { Client, type CallToolResult } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport as LegacyStdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { createBridge } from '../../src/bridge/bridge.js';
-import { NODE_TS_ARGS, ROOT, exited, freePort, stop, textOf, waitFor } from '../helpers.js';
+import { NODE_TS_ARGS, ROOT, exited, freePort, stop, textOf, waitFor, bridgeLibrary } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'mcp-http-transport.js');
 const MODERN_UPSTREAM = join(ROOT, 'test', 'fixtures', 'modern-upstream.ts');
@@ -158,28 +156,7 @@ describe('bridge: a 2026-07-28 client to a modern upstream (SDK v2 createMcpHand
   }, 60_000);
 });
 
-/** createBridge used as a library: JSON lines in, JSON lines out. */
-function library(url: string, options: Partial<Parameters<typeof createBridge>[0]> = {}) {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const received: { id?: unknown; result?: Record<string, unknown>; error?: { code: number; message: string } }[] = [];
-  let buffer = '';
-  stdout.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
-      received.push(JSON.parse(buffer.slice(0, i)));
-      buffer = buffer.slice(i + 1);
-    }
-  });
-  const bridge = createBridge({ url, stdin, stdout, ...options });
-  const send = (message: object) => stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...message })}\n`);
-  const answer = (id: number) => waitFor(() => received.find((m) => m.id === id), `the answer to ${id}`);
-  const end = async () => {
-    stdin.end();
-    await bridge.closed;
-  };
-  return { bridge, send, answer, end };
-}
+const library = bridgeLibrary;
 
 const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
 

@@ -1,28 +1,7 @@
-import { PassThrough } from 'node:stream';
-import { createBridge, type Bridge } from '../../src/bridge/bridge.js';
 import { MCPTransportManager } from '../../src/index.js';
-import { emptyDir, freePort, lowLevelServer, waitFor } from '../helpers.js';
+import { emptyDir, freePort, lowLevelServer, waitFor, bridgeLibrary } from '../helpers.js';
 
-/** createBridge used as a library: JSON lines in, JSON lines out. */
-function library(url: string, options: Partial<Parameters<typeof createBridge>[0]> = {}) {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const received: { id?: unknown; result?: unknown; error?: { message: string }; method?: string }[] = [];
-  let buffer = '';
-  stdout.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
-      received.push(JSON.parse(buffer.slice(0, i)));
-      buffer = buffer.slice(i + 1);
-    }
-  });
-  const logs: string[] = [];
-  const log = { level: 'debug' as const, error: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), info: (m: string) => logs.push(m), debug: (m: string) => logs.push(m) };
-  const bridge: Bridge = createBridge({ url, stdin, stdout, log, ...options });
-  const send = (message: object) => stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...message })}\n`);
-  const answer = (id: number) => waitFor(() => received.find((m) => m.id === id), `the answer to ${id}`);
-  return { bridge, stdin, send, answer, received, logs };
-}
+const library = bridgeLibrary;
 
 async function upstream(port: number) {
   const manager = new MCPTransportManager({ server: lowLevelServer(), transportMode: 'http', host: '127.0.0.1', port, handleSignals: false, env: {}, cwd: emptyDir(), logLevel: 'error' });
