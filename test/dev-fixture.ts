@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,6 +10,28 @@ export { freePort, portIsFree } from './helpers.js';
 
 export const BIN = join(ROOT, 'bin', 'mcp-http-transport.js');
 const LIB = pathToFileURL(join(ROOT, 'dist', 'index.js')).href;
+
+/** process.env without MCP_* (a stray setting must not change what a test runs). */
+export const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k, v]) => !k.startsWith('MCP_') && v !== undefined)) as Record<string, string>;
+
+export type Dev = ChildProcess & { err: () => string; out: () => string };
+
+/** `mcp-http-transport dev --no-bridge` on 127.0.0.1:`port` in `dir`, watching `src`, running `command`. */
+export function startDev(dir: string, port: number, command: string[], env: Record<string, string> = {}): Dev {
+  const child = spawn(process.execPath, [BIN, 'dev', '--no-bridge', '--port', String(port), '--host', '127.0.0.1', '--watch', 'src', '--', ...command], {
+    cwd: dir,
+    env: { ...cleanEnv(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return Object.assign(child, { err: () => err, out: () => out });
+}
+
+/** The pid of the server process serving behind dev's port now. */
+export const healthPid = async (base: string) => ((await (await fetch(`${base}/health`)).json()) as { pid: number }).pid;
 
 /**
  * The user's server, version `v`: one McpServer per session (a factory), so `whoami` is per client.

@@ -181,13 +181,15 @@ export async function runDev(options: DevOptions): Promise<number> {
   });
   const serving = async (server: { pid: number; port: number }, generation: Generation) => {
     const took = Date.now() - generation.since;
-    const { restored, lost } = await proxy.switchTo(server);
+    const { restored, lost, listening } = await proxy.switchTo(server);
     if (generation.number === 1) {
       say(`ready in ${took} ms · ${url}/mcp (Streamable HTTP) · ${url}/sse (SSE)`);
       if (!bridged) printBanner(url, say);
       return;
     }
-    const sessions = `${restored} session${restored === 1 ? '' : 's'} restored${lost ? ` · ${lost} lost` : ''}`;
+    const sessions =
+      `${restored} session${restored === 1 ? '' : 's'} restored${lost ? ` · ${lost} lost` : ''}` +
+      (listening ? ` · ${listening} subscription${listening === 1 ? '' : 's'} followed` : '');
     say(`${restarts.has(generation) ? 'restarted' : 'reloaded'} in ${took} ms · ${sessions}`);
   };
   await supervisor.start();

@@ -1,31 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ROOT, connectClient, exited, stop, textOf, waitFor, within, type Kind } from '../helpers.js';
-import { BIN, alive, freePort, pollVersions, portIsFree, project } from '../dev-fixture.js';
+import { BIN, alive, cleanEnv, freePort, healthPid, pollVersions, portIsFree, project, startDev, type Dev } from '../dev-fixture.js';
 
 const WRAPPER = join(ROOT, 'scripts', 'mcp-server-wrapper.sh');
-const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k, v]) => !k.startsWith('MCP_') && v !== undefined)) as Record<string, string>;
-
-type Dev = ChildProcess & { err: () => string; out: () => string };
-
-function startDev(dir: string, port: number, command: string[], env: Record<string, string> = {}): Dev {
-  const child = spawn(process.execPath, [BIN, 'dev', '--no-bridge', '--port', String(port), '--host', '127.0.0.1', '--watch', 'src', '--', ...command], {
-    cwd: dir,
-    env: { ...cleanEnv(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  return Object.assign(child, { err: () => err, out: () => out });
-}
-
 const count = (text: string, pattern: RegExp) => (text.match(pattern) ?? []).length;
-const healthPid = async (base: string) => ((await (await fetch(`${base}/health`)).json()) as { pid: number }).pid;
 
 /** Lines that must never appear: a crash of working code, a port fight, or the server's internal chatter. */
 const NOISE = /crashed|in use|PORT_IN_USE|listening on http|shutting down|stopped unexpectedly/;
