@@ -1,3 +1,4 @@
+import { claimedVersion, isModernVersion } from './era.js';
 import { ConfigError } from './errors.js';
 import type { Transport } from './jsonrpc.js';
 import type { ListNotifier, ServerFactory, ServerLike } from './server-like.js';
@@ -102,11 +103,6 @@ function missing(name: string, line: SdkLine, error: Error): never {
   );
 }
 
-/** The message's claimed modern protocol version (2026-07-28 and later), if it makes one. */
-export const PROTOCOL_VERSION_META_KEY = 'io.modelcontextprotocol/protocolVersion';
-
-/** Protocol versions of the 2025 era and before: everything a session-based (initialize) client may name. */
-export const LEGACY_PROTOCOL_VERSIONS: readonly string[] = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07'];
 
 /**
  * Whether an HTTP request speaks the 2026-07-28 era: a message that claims a protocol version in its
@@ -114,11 +110,8 @@ export const LEGACY_PROTOCOL_VERSIONS: readonly string[] = ['2025-11-25', '2025-
  * than the legacy ones. The same rule SDK v2's `isLegacyRequest` applies, on the parsed body.
  */
 export function claimsModern(body: unknown, versionHeader: string | undefined): boolean {
-  if (versionHeader !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(versionHeader) && versionHeader > LEGACY_PROTOCOL_VERSIONS[0]!) return true;
-  const messages = Array.isArray(body) ? body : [body];
-  return messages.some((m) => {
-    const meta = (m as { params?: { _meta?: Record<string, unknown> } } | null)?.params?._meta;
-    return typeof meta === 'object' && meta !== null && PROTOCOL_VERSION_META_KEY in meta;
-  });
+  if (isModernVersion(versionHeader)) return true;
+  // Any claim counts, even of a version this server does not serve: the modern path owns that answer.
+  return (Array.isArray(body) ? body : [body]).some((m) => claimedVersion(m) !== undefined);
 }
 

@@ -1,6 +1,6 @@
 import { isJSONRPCRequest, type JSONRPCMessage } from '../jsonrpc.js';
 import { createLogger, type Logger } from '../log.js';
-import { eraOf, type Era } from './era.js';
+import { eraOf, type Era } from '../era.js';
 import { ModernUpstream } from './modern.js';
 import { resolveBridgeOptions, type BridgeOptions, type BridgeSettings } from './options.js';
 import { answerBeforeSession, replyError, type Upstream } from './relay.js';

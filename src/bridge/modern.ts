@@ -11,11 +11,12 @@ import {
   type RequestId,
 } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
+import { FIRST_MODERN_PROTOCOL_VERSION, PROTOCOL_VERSION_META_KEY, SUBSCRIPTION_ID_META_KEY, claimedVersion } from '../era.js';
 import { Hold } from '../recovery/hold.js';
 import { decide, notBackMessage, outcomeUnknownMessage, toolName, type Progress } from '../recovery/policy.js';
 import { ToolHintsBook } from '../recovery/tool-hints.js';
+import { refetchNotices } from '../recovery/subscription.js';
 import { nextDelay } from './backoff.js';
-import { FIRST_MODERN_PROTOCOL_VERSION, PROTOCOL_VERSION_META_KEY, SUBSCRIPTION_ID_META_KEY, claimedVersion } from './era.js';
 import type { BridgeSettings } from './options.js';
 import { connectionCode, errorText, replyError, type Upstream } from './relay.js';
 import { ParamHeaderBook, modernHeaders } from './request-headers.js';
@@ -51,12 +52,6 @@ const MAX_QUICK_ENDS = 3;
 const PROBE_ID = 'mcp-http-transport-bridge/probe/';
 /** The reserved `_meta` keys a probe copies from the client's requests: who is asking, and in which version. */
 const ENVELOPE_KEYS = [PROTOCOL_VERSION_META_KEY, 'io.modelcontextprotocol/clientInfo', 'io.modelcontextprotocol/clientCapabilities'];
-/** The `list_changed` notification for each flag of an acknowledged subscription filter. */
-const LIST_FLAGS = [
-  ['toolsListChanged', 'notifications/tools/list_changed'],
-  ['promptsListChanged', 'notifications/prompts/list_changed'],
-  ['resourcesListChanged', 'notifications/resources/list_changed'],
-] as const;
 
 /**
  * The 2026-07-28 relay (a client whose requests name their protocol version in `_meta`). There is
@@ -448,13 +443,4 @@ export class ModernUpstream implements Upstream {
   private replyError(message: JSONRPCMessage, text: string): void {
     replyError(this.downstream, message, text);
   }
-}
-
-/** What a re-opened subscription tells the client, so that it refetches whatever its filter covers. */
-function refetchNotices(id: RequestId, honored: Record<string, unknown>): JSONRPCNotification[] {
-  const _meta = { [SUBSCRIPTION_ID_META_KEY]: id };
-  const notices: JSONRPCNotification[] = LIST_FLAGS.filter(([flag]) => honored[flag] === true).map(([, method]) => ({ jsonrpc: '2.0', method, params: { _meta } }));
-  const uris = Array.isArray(honored['resourceSubscriptions']) ? (honored['resourceSubscriptions'] as unknown[]) : [];
-  for (const uri of uris) if (typeof uri === 'string') notices.push({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri, _meta } });
-  return notices;
 }

@@ -1,5 +1,5 @@
 import type { JSONRPCMessage } from '../jsonrpc.js';
-import { claimedVersion } from './era.js';
+import { claimedVersion } from '../era.js';
 
 /**
  * The HTTP headers a 2026-07-28 Streamable HTTP POST mirrors from its body (spec: "Request

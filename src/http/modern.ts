@@ -3,7 +3,8 @@ import type { TransportConfig } from '../config.js';
 import { isJSONRPCNotification, type JSONRPCMessage } from '../jsonrpc.js';
 import type { ServerFactory } from '../server-like.js';
 import type { InflightCounter } from '../sessions/inflight.js';
-import { LEGACY_PROTOCOL_VERSIONS, PROTOCOL_VERSION_META_KEY, type ModernHandler, type ModernKit } from '../sdk.js';
+import { claimedVersion, LEGACY_PROTOCOL_VERSIONS } from '../era.js';
+import type { ModernHandler, ModernKit } from '../sdk.js';
 import { sendJsonRpcError } from './guards.js';
 import { serveWeb } from './streamable.js';
 
@@ -18,7 +19,7 @@ import { serveWeb } from './streamable.js';
 export function modernRoute(handler: ModernHandler | undefined, inflight: InflightCounter): RequestHandler {
   if (!handler) {
     return (req, res) => {
-      const requested = req.header('mcp-protocol-version') ?? claimedVersion(req.body) ?? 'unknown';
+      const requested = req.header('mcp-protocol-version') ?? claimedVersion(Array.isArray(req.body) ? req.body[0] : req.body) ?? 'unknown';
       sendJsonRpcError(res, 400, -32000, `Bad Request: Unsupported protocol version: ${requested} (supported versions: ${LEGACY_PROTOCOL_VERSIONS.join(', ')})`);
     };
   }
@@ -29,12 +30,6 @@ export function modernRoute(handler: ModernHandler | undefined, inflight: Inflig
     if (done) res.once('close', done);
     await serveWeb((web) => handler.fetch(web, { parsedBody: req.body, authInfo: (req as { auth?: unknown }).auth }), req, res);
   };
-}
-
-function claimedVersion(body: unknown): string | undefined {
-  const first = Array.isArray(body) ? body[0] : body;
-  const claimed = (first as { params?: { _meta?: Record<string, unknown> } } | undefined)?.params?._meta?.[PROTOCOL_VERSION_META_KEY];
-  return typeof claimed === 'string' ? claimed : undefined;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { SUBSCRIPTION_ID_META_KEY } from '../bridge/era.js';
+import { SUBSCRIPTION_ID_META_KEY } from '../era.js';
 import type { JSONRPCNotification, RequestId } from '../jsonrpc.js';
 
 /** The `list_changed` notification for each flag of an acknowledged `subscriptions/listen` filter. */

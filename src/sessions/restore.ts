@@ -1,5 +1,5 @@
 import { isJSONRPCRequest, type JSONRPCNotification } from '../jsonrpc.js';
-import { LEGACY_PROTOCOL_VERSIONS } from '../sdk.js';
+import { LEGACY_PROTOCOL_VERSIONS } from '../era.js';
 import type { SessionHook, SessionTransport } from './session.js';
 
 /** The `initialized` notification that follows a replayed `initialize`. */

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { eraOf, isModernVersion } from '../../src/bridge/era.js';
+import { eraOf, isModernVersion } from '../../src/era.js';
 import { ParamHeaderBook, encodeHeaderValue, modernHeaders } from '../../src/bridge/request-headers.js';
 import { StdioLink } from '../../src/bridge/stdio.js';
 import type { JSONRPCMessage } from '../../src/jsonrpc.js';

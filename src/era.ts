@@ -1,4 +1,4 @@
-import { isJSONRPCRequest, type JSONRPCMessage } from '../jsonrpc.js';
+import { isJSONRPCRequest, type JSONRPCMessage } from './jsonrpc.js';
 
 /**
  * Which protocol era a message belongs to:
@@ -12,6 +12,8 @@ export type Era = 'modern' | 'legacy';
 export const PROTOCOL_VERSION_META_KEY = 'io.modelcontextprotocol/protocolVersion';
 /** The `_meta` key that ties a notification to the `subscriptions/listen` request it belongs to. */
 export const SUBSCRIPTION_ID_META_KEY = 'io.modelcontextprotocol/subscriptionId';
+/** Protocol versions of the legacy era, newest first: everything a session-based (initialize) client may name. */
+export const LEGACY_PROTOCOL_VERSIONS: readonly string[] = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07'];
 /** The first protocol version of the modern era. */
 export const FIRST_MODERN_PROTOCOL_VERSION = '2026-07-28';
 
