@@ -2,12 +2,17 @@
  * `npm run bench`: every scenario, comparing variants in the same run and reporting ratios.
  * `npm run bench -- --quick` runs fewer iterations (under a minute). Progress goes to stderr, the
  * report to stdout and to bench/results/latest.{md,json,svg}.
+ *
+ * BENCH_ONLY=<parts> runs only some parts, a comma list of: overhead (raw SDK, floor and 2026-07-28
+ * rows), modern (the 2026-07-28 row alone, under a minute), bridge, reload, hot (dev --hot's heap).
+ * A partial run prints its report to stdout and leaves bench/results/ alone, so that latest.* always
+ * comes from one full run: `BENCH_ONLY=modern npm run bench`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runBridge, type BridgeRow } from './bridge.js';
 import { machine, ms, table } from './lib.js';
-import { overheadTable, runOverhead, type OverheadRow } from './overhead.js';
+import { overheadTable, runModern, runOverhead, type OverheadRow } from './overhead.js';
 import { DEV_VARIANT, HOT_VARIANT, runHotMemory, runReload, SAVE_GAP_MS, SLOW_VARIANT, type HotMemoryRow, type ReloadRow } from './reload.js';
 import { ratioChart } from './svg.js';
 
@@ -16,14 +21,24 @@ const out = resolve(import.meta.dirname, 'results');
 const host = machine();
 const where = `${host.cpu} ×${host.cores}, Node ${host.node}`;
 
-const overhead: OverheadRow[] = await runOverhead(quick);
-const bridge: BridgeRow[] = await runBridge(quick);
-const reload: ReloadRow[] = quick ? await runReload(2, ['js']) : await runReload(10);
+const PARTS = ['overhead', 'modern', 'bridge', 'reload', 'hot'] as const;
+const only = process.env['BENCH_ONLY']?.split(',').map((p) => p.trim()).filter(Boolean);
+const unknown = only?.filter((p) => !(PARTS as readonly string[]).includes(p)) ?? [];
+if (unknown.length > 0) {
+  process.stderr.write(`bench: BENCH_ONLY=${process.env['BENCH_ONLY']}: unknown part ${unknown.join(', ')} (use a comma list of ${PARTS.join(', ')})\n`);
+  process.exit(2);
+}
+const partial = only !== undefined && only.length > 0;
+const runs = (part: (typeof PARTS)[number]) => !partial || only.includes(part) || (part === 'modern' && only.includes('overhead'));
+
+const overhead: OverheadRow[] = [...(runs('overhead') ? await runOverhead(quick) : []), ...(runs('modern') ? await runModern(quick) : [])];
+const bridge: BridgeRow[] = runs('bridge') ? await runBridge(quick) : [];
+const reload: ReloadRow[] = !runs('reload') ? [] : quick ? await runReload(2, ['js']) : await runReload(10);
 /** dev --hot's heap: a warm-up, then this many reloads (fewer in --quick). */
 const HOT_WARMUP = quick ? 10 : 20;
 const HOT_RELOADS = quick ? 50 : 500;
 const hotMemory: HotMemoryRow[] = [];
-for (const lang of quick ? (['js'] as const) : (['js', 'ts'] as const)) hotMemory.push(await runHotMemory(lang, HOT_WARMUP, HOT_RELOADS));
+if (runs('hot')) for (const lang of quick ? (['js'] as const) : (['js', 'ts'] as const)) hotMemory.push(await runHotMemory(lang, HOT_WARMUP, HOT_RELOADS));
 
 const bare = (lang: string) => reload.find((r) => r.lang === lang && r.variant === 'bare nodemon')!;
 const plainDev = (lang: string) => reload.find((r) => r.lang === lang && r.variant === DEV_VARIANT)!;
@@ -35,27 +50,50 @@ const HOT_SPEEDUP = 10;
 const HOT_HEAP_TARGET = 10 * 1024 * 1024;
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(bytes < 10 * 1024 * 1024 ? 2 : 1)} MiB`;
 const signed = (n: number) => `${n >= 0 ? '+' : ''}${n.toFixed(0)} ms`;
+const modern = overhead.filter((r) => r.scenario === 'latency, 2026-07-28');
+const modernOurs = modern.filter((r) => r.variant === 'mcp-http-transport');
+/** One ratio of our 2026-07-28 rows, per client: "node:http agent ×1.02, fetch ×1.01". */
+const perClient = (pick: (r: OverheadRow) => number | undefined) => modernOurs.map((r) => `${r.client} ${times(pick(r))}`).join(', ');
+/** The issue's targets for the 2026-07-28 row: ours ÷ SDK v2's handler ≤ 1.05, ours ÷ the node:http floor ≤ 2. */
+const MODERN_SDK_TARGET = 1.05;
+const MODERN_FLOOR_TARGET = 2;
 const report = [
-  `# mcp-http-transport benchmarks${quick ? ' (quick)' : ''}`,
+  `# mcp-http-transport benchmarks${quick ? ' (quick)' : ''}${partial ? ` (partial: BENCH_ONLY=${only.join(',')})` : ''}`,
   '',
   `Machine: ${where}. Variants interleaved in one run; read the ratios, not the absolute times.`,
   '',
-  '## Overhead against the raw SDK, and the floor',
-  '',
-  'The same McpServer wired by hand with the raw SDK (as its examples do, one server per session) and through MCPTransportManager (one shared server).',
-  '',
-  overheadTable(overhead),
-  '',
-  '## Bridge against mcp-remote 0.15 (same upstream, same run)',
-  '',
-  table(
-    ['scenario', 'upstream', 'variant', 'samples', 'median', 'p99 / worst', '÷ direct', 'failed calls', 'machine'],
-    bridge.map((r) => [r.scenario, r.upstream, r.variant, r.samples, ms2(r.median), ms2(r.worst), r.ratio === undefined ? '—' : `×${r.ratio.toFixed(2)}`, r.failedCalls ?? '—', where]),
-  ),
-  '',
-  'Recovery: the upstream is SIGKILLed, clients keep calling every 5 ms, and the upstream comes back 300 ms later; the time is from the upstream being back to the first successful call. Failed calls are those that errored meanwhile (the bridge holds them instead).',
-  '',
-  ...[
+  ...(overhead.length === 0
+    ? []
+    : [
+        '## Overhead against the SDK, and the floor',
+        '',
+        'The same McpServer wired by hand with the raw SDK (as its examples do, one server per session) and through MCPTransportManager (one shared server). "ours ÷ SDK" and "÷ floor" are ratios of medians, with the ratio of the p99s beside them.',
+        '',
+        overheadTable(overhead),
+        '',
+        ...(modern.length === 0
+          ? []
+          : [
+              `"latency, 2026-07-28": stateless Streamable HTTP, protocol 2026-07-28, plain JSON answers (an echo tools/call carrying its \`_meta\` envelope and the MCP-Protocol-Version, Mcp-Method and Mcp-Name headers). The same factory of SDK v2 McpServers (one instance per request) behind MCPTransportManager (guards, body parser, then SDK v2's createMcpHandler) and behind SDK v2's own createMcpHandler on node:http (through @hono/node-server's getRequestListener with its defaults, which make hono's lighter Request and Response the globals; no Host/Origin checks in front), next to the node:http JSON echo floor sent the same request. These rows are their own interleaved run, each variant called by two keep-alive clients: node:http with an Agent of its own (sockets opened during the timed calls: ${modern.filter((r) => r.connections !== undefined).map((r) => `${r.variant} ${r.connections}`).join(', ')}), and fetch (undici's keep-alive agent, the client of the SDK clients and of the HTTP POST floor above). Ratios compare rows of the same client; fetch's own cost is in every fetch row, which brings their ratios closer to 1. Targets: ours ÷ SDK ≤ ×${MODERN_SDK_TARGET} (${perClient((r) => r.ratio)}), ours ÷ floor ≤ ×${MODERN_FLOOR_TARGET} (${perClient((r) => r.vsFloor)}).`,
+              '',
+            ]),
+      ]),
+  ...(bridge.length === 0
+    ? []
+    : [
+        '## Bridge against mcp-remote 0.15 (same upstream, same run)',
+        '',
+        table(
+          ['scenario', 'upstream', 'variant', 'samples', 'median', 'p99 / worst', '÷ direct', 'failed calls', 'machine'],
+          bridge.map((r) => [r.scenario, r.upstream, r.variant, r.samples, ms2(r.median), ms2(r.worst), r.ratio === undefined ? '—' : `×${r.ratio.toFixed(2)}`, r.failedCalls ?? '—', where]),
+        ),
+        '',
+        'Recovery: the upstream is SIGKILLed, clients keep calling every 5 ms, and the upstream comes back 300 ms later; the time is from the upstream being back to the first successful call. Failed calls are those that errored meanwhile (the bridge holds them instead).',
+        '',
+      ]),
+  ...(reload.length === 0
+    ? []
+    : [
         `## Reload: file save to the first call answered by the new code${quick ? ' (quick: JavaScript only, 2 reloads)' : ''}`,
         '',
         table(
@@ -80,6 +118,10 @@ const report = [
         '',
         `"${HOT_VARIANT}": the entry runs inside the dev process through Vite's module runner; a save re-evaluates the changed module and its importers and swaps the new server in behind the live session (no restart, no restore). One SDK client (Streamable HTTP) on one session, interleaved with the variants above and polled the same way; failed calls count every error. Its fixture differs, since --hot evaluates the entry itself: an entry (src/server.mjs or .ts, never edited) imports a tools module (src/tools.mjs or .ts, edited on each save: the version it answers) and a state module (src/state, never edited, standing in for a database pool; its id and the pid are checked unchanged after the saves: state kept ${reload.filter((r) => r.variant === HOT_VARIANT).map((r) => `${r.lang} ${r.stateKept ? 'yes' : 'NO'}`).join(', ')}). The restart variants edit their single file, src/server.mjs or .ts. "dev p50 ÷ p50" is the plain dev (restart) p50 of the same language over the hot p50. Targets: ≥ ×${HOT_SPEEDUP}, p50 ≤ ${HOT_TARGET_MS} ms, 0 failed calls.`,
         '',
+      ]),
+  ...(hotMemory.length === 0
+    ? []
+    : [
         `## dev --hot: JS heap after many reloads${quick ? ` (quick: JavaScript only, ${HOT_RELOADS} reloads)` : ''}`,
         '',
         table(
@@ -89,7 +131,7 @@ const report = [
         '',
         `The dev --hot process runs with --expose-gc; the fixture's \`heap\` tool runs in it (the entry is evaluated in the dev process), calls global.gc() twice and answers process.memoryUsage().heapUsed; each reading is the lowest of three. The heap is read after the warm-up reloads and again after the reloads that follow; growth is the difference. Each reload is a save of the tools module, then polling every 5 ms until the new version answers (bounded at 30 s, the whole run at 10 min); the p50/p95 here are over those reloads, one variant alone, so they are a check, not a comparison. Saves are at least ${SAVE_GAP_MS} ms apart: dev's watcher (chokidar) drops a second change of the same file within 50 ms of the previous one, and a hot reload answers sooner than that.`,
         '',
-      ],
+      ]),
 ].join('\n');
 
 // Lower is better on every bar; each target is the issue's goal for that ratio.
@@ -107,6 +149,10 @@ for (const measure of ['RSS', 'JS heap']) {
 }
 const streamable = ours('latency', 'Streamable HTTP');
 if (streamable?.vsFloor) bars.push({ label: 'Streamable HTTP ÷ node:http floor', ratio: streamable.vsFloor, target: 2 });
+// Short labels (the chart's label column is narrow): the client is node:http with an Agent, or fetch.
+const short = (client: OverheadRow['client']) => (client === 'fetch' ? 'fetch' : 'agent');
+for (const row of modernOurs) if (row.ratio) bars.push({ label: `2026-07-28 ÷ SDK v2 handler (${short(row.client)})`, ratio: row.ratio, target: MODERN_SDK_TARGET });
+for (const row of modernOurs) if (row.vsFloor) bars.push({ label: `2026-07-28 ÷ node:http floor (${short(row.client)})`, ratio: row.vsFloor, target: MODERN_FLOOR_TARGET });
 const remote = bridge.find((r) => r.scenario === 'per-call latency' && r.variant.startsWith('mcp-remote'));
 const ourBridge = bridge.find((r) => r.scenario === 'per-call latency' && r.variant.startsWith('mcp-http-transport'));
 if (ourBridge?.ratio) bars.push({ label: 'bridge per call ÷ direct', ratio: ourBridge.ratio, target: remote?.ratio });
@@ -131,10 +177,18 @@ for (const row of hotMemory) {
 const svg = ratioChart(bars, `mcp-http-transport ratios (lower is better; tick = target) · ${where}`);
 
 process.stdout.write(`${report}\n`);
-mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'latest.md'), report);
-writeFileSync(join(out, 'latest.svg'), svg);
-writeFileSync(join(out, 'latest.json'), `${JSON.stringify({ machine: host, quick, date: new Date().toISOString(), overhead, bridge, reload, hotMemory }, null, 2)}\n`);
+if (partial) {
+  process.stderr.write('bench: a partial run (BENCH_ONLY): bench/results/ left as it was\n');
+} else {
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'latest.md'), report);
+  writeFileSync(join(out, 'latest.svg'), svg);
+  writeFileSync(join(out, 'latest.json'), `${JSON.stringify({ machine: host, quick, date: new Date().toISOString(), overhead, bridge, reload, hotMemory }, null, 2)}\n`);
+}
+
+function times(r: number | undefined): string {
+  return r === undefined || !Number.isFinite(r) ? 'n/a' : `×${r.toFixed(2)}`;
+}
 
 function ms2(n: number): string {
   return Number.isFinite(n) ? `${n.toFixed(n < 10 ? 2 : 0)} ms` : 'n/a';
