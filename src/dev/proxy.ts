@@ -373,17 +373,28 @@ abstract class FollowedStream {
       up?.resume();
       return this.reopen(upstream);
     }
-    if (!this.res.headersSent) {
-      this.res.writeHead(up.statusCode ?? 502, up.headers);
-      if (up.statusCode !== 200) {
+    // Anything but an event stream (an error status; a JSON body, such as SDK v2's answer to an invalid
+    // listen filter or to a subscription limit) is the answer: there is nothing to follow.
+    const events = up.statusCode === 200 && String(up.headers['content-type']).includes('text/event-stream');
+    if (!events) {
+      this.ended = true;
+      for (const other of this.open.values()) other.destroy();
+      this.open.clear();
+      if (!this.res.headersSent) {
+        // The client gets it as it is: status, headers and body.
+        this.res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(this.res);
-        return false;
+      } else if (up.statusCode === 200) {
+        // The client's stream is open already (this is a later process): the JSON-RPC answer ends it.
+        void relayBody(up, this.res);
+      } else {
+        // A later process refused it: the client's stream ends, so that it notices.
+        up.resume();
+        this.res.end();
       }
-    } else if (up.statusCode !== 200) {
-      up.resume();
-      this.end();
       return false;
     }
+    if (!this.res.headersSent) this.res.writeHead(200, up.headers);
     this.open.set(upstream, up);
     const parser = createParser({
       onEvent: (event) => this.relay(event, upstream),
@@ -539,12 +550,17 @@ class ClientStream extends FollowedStream {
  * stream's acknowledgement becomes the `list_changed` notifications its honored filter covers, since
  * the new code may offer other things. The graceful end (the empty result) that a process sends as it
  * shuts down is kept from the client, whose stream lives on on the next process; only a process that
- * ends it while it keeps serving, or an error, ends the client's.
+ * ends it while it keeps serving, or an error, ends the client's. A filter that honors nothing has
+ * nothing to follow: the server ends that stream at once, and so does the client's. A listen the server
+ * answers with a JSON body (SDK v2's answer to an invalid filter, or at its subscription limit) is not
+ * followed: the client gets the answer as it is.
  */
 class ListenStream extends FollowedStream {
   private acknowledged = false;
   /** The graceful end each process sent, held back from the client. */
   private readonly endings = new Map<Upstream, EventSourceMessage>();
+  /** Processes that acknowledged an empty filter: their stream ends at once, and there is nothing to follow. */
+  private readonly idle = new Set<Upstream>();
 
   constructor(
     req: IncomingMessage,
@@ -565,14 +581,17 @@ class ListenStream extends FollowedStream {
       const message = parseJson(event.data);
       this.proxy.learn(message);
       const honored = acknowledgedFilter(message, this.id);
+      if (honored && Object.keys(honored).length === 0) this.idle.add(upstream);
       if (honored && this.acknowledged) {
         for (const notice of refetchNotices(this.id, honored)) this.write(messageEvent(notice));
         return;
       }
       if (honored) this.acknowledged = true;
       if (isResponseTo(message, this.id)) {
-        if ((message as { result?: unknown }).result !== undefined) return void this.endings.set(upstream, event);
-        // An error ends the subscription, wherever it came from.
+        // A graceful end is held back (the process may be shutting down), unless the filter honored nothing:
+        // then the server completed it at once, as it always will, and it is the client's now.
+        if ((message as { result?: unknown }).result !== undefined && !this.idle.has(upstream)) return void this.endings.set(upstream, event);
+        // That end, or an error, ends the subscription, wherever it came from.
         this.write(formatEvent(event));
         return this.end();
       }
@@ -586,6 +605,7 @@ class ListenStream extends FollowedStream {
   }
 
   protected override closed(upstream: Upstream): void {
+    this.idle.delete(upstream);
     if (upstream !== this.latest) this.endings.delete(upstream);
   }
 
@@ -624,6 +644,16 @@ function describe(body: Buffer, versionHeader: string | string[] | undefined): C
   // A body without a request (a notification, a response) changes nothing if sent twice.
   const method = typeof message?.method === 'string' && id !== undefined ? message.method : 'ping';
   return { id, method, params: message?.params, cancels, modern };
+}
+
+/** End an open client event stream with the JSON-RPC message(s) a non-stream response carried, if any. */
+async function relayBody(up: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await readBody(up).catch(() => undefined);
+  const parsed = body && body.length > 0 ? parseJson(body.toString('utf8')) : undefined;
+  if (!res.writableEnded) {
+    for (const message of Array.isArray(parsed) ? parsed : [parsed]) if (typeof message === 'object' && message !== null) res.write(messageEvent(message as Record<string, unknown>));
+    res.end();
+  }
 }
 
 function parseJson(text: string): unknown {

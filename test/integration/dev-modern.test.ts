@@ -124,6 +124,59 @@ describe('mcp-http-transport dev, 2026-07-28 clients (a factory of SDK v2 server
     expect(dev!.err()).toMatch(/stopped unexpectedly; starting it again/);
   }, 120_000);
 
+  /** A raw 2026-07-28 `subscriptions/listen` POST, with `notifications` as its filter. */
+  const listen = (base: string, id: number, notifications: unknown) =>
+    fetch(`${base}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, 'mcp-method': 'subscriptions/listen' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id,
+        method: 'subscriptions/listen',
+        params: {
+          notifications,
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': MODERN,
+            'io.modelcontextprotocol/clientCapabilities': {},
+            'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+          },
+        },
+      }),
+    });
+
+  it('a listen the server answers with a JSON body (an invalid filter) gets that body as it is, at once', async () => {
+    const { base, modern, write, changed } = await start();
+    const startedAt = Date.now();
+    const response = await listen(base, 7, { toolsListChanged: 'yes' });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await response.json()).toEqual({ jsonrpc: '2.0', id: 7, error: { code: -32602, message: expect.stringMatching(/Invalid params/) } });
+    expect(Date.now() - startedAt).toBeLessThan(1000);
+    // The proxy does not follow it: after a save only the client's own listen is followed, and it works.
+    write(2);
+    await waitFor(async () => (await call(modern, 'echo', { text: 'x' })) === 'v2:x', 'the new code to answer', 30_000);
+    await waitFor(() => /reloaded in \d+ ms/.test(dev!.err()), 'the reload line');
+    expect(dev!.err()).toMatch(/reloaded in \d+ ms · 0 sessions restored · 1 subscription followed\n/);
+    await waitFor(() => changed() >= 1, 'tools/list_changed on the client’s own listen stream after the save');
+  }, 60_000);
+
+  it('a listen whose honored filter is empty ends at once with the graceful result, not after the hold time', async () => {
+    const { base } = await start();
+    const startedAt = Date.now();
+    const response = await listen(base, 8, {});
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const messages = (await response.text())
+      .split('\n')
+      .filter((line) => line.startsWith('data: '))
+      .map((line) => JSON.parse(line.slice(6)) as { id?: number; method?: string; params?: { notifications?: unknown }; result?: { resultType?: string } });
+    // The default hold is 30 s: the proxy did not keep the end back waiting for a restart.
+    expect(Date.now() - startedAt).toBeLessThan(5000);
+    expect(messages).toHaveLength(2);
+    expect(messages[0]).toMatchObject({ method: 'notifications/subscriptions/acknowledged', params: { notifications: {} } });
+    expect(messages[1]).toMatchObject({ id: 8, result: { resultType: 'complete' } });
+  }, 60_000);
+
   it('a request cancelled by closing its stream is cancelled on the server too', async () => {
     const { modern, open } = await start();
     const abort = new AbortController();
