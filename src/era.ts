@@ -1,4 +1,4 @@
-import { isJSONRPCRequest, type JSONRPCMessage } from './jsonrpc.js';
+import { isJSONRPCNotification, isJSONRPCRequest, type JSONRPCMessage } from './jsonrpc.js';
 
 /**
  * Which protocol era a message belongs to:
@@ -41,4 +41,23 @@ export function eraOf(message: JSONRPCMessage): Era | undefined {
   if (message.method === 'server/discover') return 'modern';
   if (message.method === 'initialize') return 'legacy';
   return undefined;
+}
+
+/**
+ * Whether an HTTP request to `/mcp` belongs to the modern era, by the rule SDK v2's `isLegacyRequest`
+ * applies (on the parsed body, so nothing is read twice). Only a POST of requests or notifications can
+ * be modern; it is when a message carries the `_meta` version claim (whatever it names: the modern path
+ * owns the answer to a version it does not serve), or when `MCP-Protocol-Version` names anything but a
+ * legacy version. An `initialize` is legacy unless its claim names a modern version.
+ */
+export function isModernRequest(method: string, body: unknown, versionHeader: string | undefined): boolean {
+  if (method !== 'POST') return false;
+  const messages = (Array.isArray(body) ? body : [body]).filter((m) => isJSONRPCRequest(m) || isJSONRPCNotification(m));
+  if (messages.length === 0) return false;
+  const claims = messages.some((m) => {
+    const meta = (m as { params?: { _meta?: unknown } }).params?._meta;
+    if (typeof meta !== 'object' || meta === null || !(PROTOCOL_VERSION_META_KEY in meta)) return false;
+    return (m as { method: string }).method !== 'initialize' || isModernVersion(claimedVersion(m));
+  });
+  return claims || (versionHeader !== undefined && !LEGACY_PROTOCOL_VERSIONS.includes(versionHeader));
 }

@@ -94,3 +94,8 @@ export function isJSONRPCMessage(value: unknown): value is JSONRPCMessage {
 export function isInitializeRequest(value: unknown): value is JSONRPCRequest & { params: InitializeParams } {
   return isJSONRPCRequest(value) && value.method === 'initialize' && isObject(value.params) && typeof value.params['protocolVersion'] === 'string';
 }
+
+/** A `notifications/{tools,prompts,resources}/list_changed`: what clients refetch a list on. */
+export function isListChanged(value: unknown): value is JSONRPCNotification {
+  return isJSONRPCNotification(value) && /^notifications\/(tools|prompts|resources)\/list_changed$/.test(value.method);
+}

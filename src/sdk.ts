@@ -1,4 +1,3 @@
-import { claimedVersion, isModernVersion } from './era.js';
 import { ConfigError } from './errors.js';
 import type { Transport } from './jsonrpc.js';
 import type { ListNotifier, ServerFactory, ServerLike } from './server-like.js';
@@ -102,16 +101,3 @@ function missing(name: string, line: SdkLine, error: Error): never {
     `this server needs ${name} (SDK v${line}), which could not be loaded: ${error.message.split('\n')[0]}; install it next to mcp-http-transport`,
   );
 }
-
-
-/**
- * Whether an HTTP request speaks the 2026-07-28 era: a message that claims a protocol version in its
- * `_meta` (the per-request envelope), or a `MCP-Protocol-Version` header that names a version newer
- * than the legacy ones. The same rule SDK v2's `isLegacyRequest` applies, on the parsed body.
- */
-export function claimsModern(body: unknown, versionHeader: string | undefined): boolean {
-  if (isModernVersion(versionHeader)) return true;
-  // Any claim counts, even of a version this server does not serve: the modern path owns that answer.
-  return (Array.isArray(body) ? body : [body]).some((m) => claimedVersion(m) !== undefined);
-}
-

@@ -6,7 +6,7 @@ import { Hold } from '../recovery/hold.js';
 import { decide, notBackMessage, outcomeUnknownMessage, RECOVERY_ERROR_CODE, toolName } from '../recovery/policy.js';
 import { acknowledgedFilter, refetchNotices } from '../recovery/subscription.js';
 import { ToolHintsBook } from '../recovery/tool-hints.js';
-import { claimsModern } from '../sdk.js';
+import { isModernRequest } from '../era.js';
 
 /** Options of {@link DevProxy}. */
 export interface DevProxyOptions {
@@ -637,7 +637,7 @@ export interface Call {
 /** One parse per request. */
 function describe(body: Buffer, versionHeader: string | string[] | undefined): Call {
   const message = parseJson(body.toString('utf8')) as { id?: unknown; method?: unknown; params?: { requestId?: unknown } } | undefined;
-  const modern = claimsModern(message, typeof versionHeader === 'string' ? versionHeader : undefined);
+  const modern = isModernRequest('POST', message, typeof versionHeader === 'string' ? versionHeader : undefined);
   const id = typeof message?.id === 'string' || typeof message?.id === 'number' ? message.id : undefined;
   const cancelled = message?.method === 'notifications/cancelled' ? message.params?.requestId : undefined;
   const cancels = typeof cancelled === 'string' || typeof cancelled === 'number' ? cancelled : undefined;

@@ -1,7 +1,8 @@
 import express, { type Express } from 'express';
 import type { TransportConfig } from '../config.js';
 import { authGuard, errorHandler, hostGuard, originGuard, sendJsonRpcError } from './guards.js';
-import { claimsModern, type ModernHandler } from '../sdk.js';
+import { isModernRequest } from '../era.js';
+import type { ModernHandler } from '../sdk.js';
 import type { SessionOwner } from '../sessions/owner.js';
 import { modernRoute } from './modern.js';
 import { sseHandlers } from './sse.js';
@@ -50,7 +51,7 @@ export function createApp({ config, owner, modern, boundHosts = [] }: AppOptions
   // One endpoint, two eras: a request that claims the 2026-07-28 protocol is served statelessly, any other by its session.
   const legacy = streamableHandler(owner, config.stateless);
   const current = modernRoute(modern, owner.inflight);
-  app.all('/mcp', (req, res, next) => (claimsModern(req.body, req.header('mcp-protocol-version')) ? current : legacy)(req, res, next));
+  app.all('/mcp', (req, res, next) => (isModernRequest(req.method, req.body, req.header('mcp-protocol-version')) ? current : legacy)(req, res, next));
   const sse = sseHandlers(owner);
   app.get('/sse', sse.open);
   app.post('/messages', sse.post);

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { TransportConfig } from '../config.js';
-import { isJSONRPCNotification, type JSONRPCMessage } from '../jsonrpc.js';
+import { isListChanged, type JSONRPCMessage } from '../jsonrpc.js';
 import type { ServerFactory } from '../server-like.js';
 import type { InflightCounter } from '../sessions/inflight.js';
 import { claimedVersion, LEGACY_PROTOCOL_VERSIONS } from '../era.js';
@@ -45,7 +45,7 @@ export function createModernHandler(
   onerror: (error: Error) => void,
 ): ModernHandler {
   const observe = (message: JSONRPCMessage) => {
-    if (isJSONRPCNotification(message) && /^notifications\/(tools|prompts|resources)\/list_changed$/.test(message.method)) onListChanged(message.method);
+    if (isListChanged(message)) onListChanged(message.method);
   };
   return kit.createMcpHandler(async (context) => observed(await factory(context), observe), {
     legacy: 'reject',
@@ -60,15 +60,21 @@ export function createModernHandler(
  * what the server sends is observed on the way out. Nothing of the user's object is changed.
  */
 function observed<T extends object>(product: T, observe: (message: JSONRPCMessage) => void): T {
-  const forward = <O extends object>(target: O, replace: (prop: string | symbol) => unknown) =>
-    new Proxy(target, {
+  const forward = <O extends object>(target: O, replace: (prop: string | symbol) => unknown) => {
+    // Methods are bound once each, so that reading one twice gives the same function; callbacks set on the
+    // object itself (`onclose`) come back as they were set, since the SDK compares them with what it set.
+    const bound = new Map<unknown, unknown>();
+    return new Proxy(target, {
       get(t, prop) {
         const replaced = replace(prop);
         if (replaced !== undefined) return replaced;
         const value = Reflect.get(t, prop, t) as unknown;
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(t) : value;
+        if (typeof value !== 'function' || Object.prototype.hasOwnProperty.call(t, prop)) return value;
+        if (!bound.has(value)) bound.set(value, (value as (...args: unknown[]) => unknown).bind(t));
+        return bound.get(value);
       },
     });
+  };
   const sending = (transport: { send(message: JSONRPCMessage, options?: unknown): Promise<void> }) =>
     forward(transport, (prop) =>
       prop === 'send'

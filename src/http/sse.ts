@@ -16,8 +16,8 @@ export function sseHandlers(owner: SessionOwner): { open: RequestHandler; post: 
       // express routes HEAD to GET handlers; a HEAD must not open a session whose stream nobody reads.
       if (req.method === 'HEAD') return sendJsonRpcError(res, 405, -32000, 'Method Not Allowed: open the stream with GET', { Allow: 'GET' });
       const previous = owner.restores ? req.header('last-event-id') : undefined;
-      if (previous === undefined && refuseWhenFull(res, owner.size, owner.maxSessions)) return;
-      await owner.openSse(res, res.locals['principal'] as string | undefined, previous);
+      const session = await owner.openSse(res, res.locals['principal'] as string | undefined, previous);
+      if (!session) refuseWhenFull(res, owner.size, owner.maxSessions);
     },
     post: async (req, res) => {
       const id = req.query['sessionId'];

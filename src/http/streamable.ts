@@ -3,6 +3,7 @@ import type { Request as ExpressRequest, RequestHandler, Response as ExpressResp
 import { isInitializeRequest, isJSONRPCRequest, type JSONRPCMessage } from '../jsonrpc.js';
 import type { StreamableTransport } from '../sdk.js';
 import type { SessionOwner } from '../sessions/owner.js';
+import type { SessionTransport } from '../sessions/session.js';
 import { refuseWhenFull, sendJsonRpcError, trackActivity } from './guards.js';
 
 const messagesOf = (body: unknown): unknown[] => (Array.isArray(body) ? body : [body]);
@@ -17,7 +18,7 @@ export function serveWeb(handle: (request: Request) => Promise<Response>, req: E
   return listener(req, res) as Promise<void>;
 }
 
-function serve(transport: StreamableTransport, req: ExpressRequest, res: ExpressResponse): Promise<void> {
+function serve(transport: SessionTransport<StreamableTransport>, req: ExpressRequest, res: ExpressResponse): Promise<void> {
   // A client that drops a POST before its answer has given up on those requests: cancel them, so
   // the handlers see their abort signal instead of running on for nobody.
   if (req.method === 'POST') {
@@ -25,11 +26,11 @@ function serve(transport: StreamableTransport, req: ExpressRequest, res: Express
     if (ids.length > 0) {
       res.once('close', () => {
         if (res.writableFinished) return;
-        for (const requestId of ids) transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'The client disconnected' } });
+        for (const requestId of ids) transport.receive({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'The client disconnected' } });
       });
     }
   }
-  return serveWeb((web) => transport.handleRequest(web, { parsedBody: req.body, authInfo: (req as { auth?: unknown }).auth }), req, res);
+  return serveWeb((web) => transport.inner.handleRequest(web, { parsedBody: req.body, authInfo: (req as { auth?: unknown }).auth }), req, res);
 }
 
 /** The 2025-era Streamable HTTP endpoint (`POST`, `GET`, `DELETE /mcp`), per MCP spec 2025-11-25: routes to the session owner. */
@@ -64,6 +65,6 @@ export function streamableHandler(owner: SessionOwner, stateless: boolean): Requ
     const session = await owner.find(id, 'streamable', principal);
     if (session?.kind !== 'streamable') return sendJsonRpcError(res, 404, -32001, 'Session not found: send a new initialize request without Mcp-Session-Id');
     trackActivity(session.activity, req, res);
-    return serve(session.transport.inner, req, res);
+    return serve(session.transport, req, res);
   };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { isInitializeRequest, isJSONRPCNotification, type InitializeParams, type JSONRPCMessage, type MessageExtraInfo, type Transport } from '../jsonrpc.js';
+import { isInitializeRequest, isJSONRPCNotification, isListChanged, type InitializeParams, type JSONRPCMessage, type MessageExtraInfo, type Transport } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
 import type { Sdk, StreamableTransport } from '../sdk.js';
 import { InflightCounter } from './inflight.js';
@@ -26,7 +26,6 @@ const RECONNECT_WAIT_MS = 10_000;
 /** How long a replayed handshake may take. */
 const REPLAY_TIMEOUT_MS = 10_000;
 
-const LIST_CHANGED = /^notifications\/(tools|prompts|resources)\/list_changed$/;
 
 export interface SessionOwnerOptions {
   readonly sdk: Sdk;
@@ -101,6 +100,8 @@ export class SessionOwner {
    * however many requests ask at the same time; for legacy SSE, the client's stream must come back first.
    */
   async find(id: string, kind: LiveSession['kind'], principal: string | undefined): Promise<LiveSession | undefined> {
+    // A session being restored is registered before its handshake is replayed: wait until it is whole.
+    await this.restoring.get(id);
     if (this.registry.get(id) || !this.options.store) return this.live(id, kind, principal);
     if (kind === 'streamable') await this.restoreOnce(id);
     else if (kind === 'sse' && (await this.options.store.get(id))?.kind === 'sse') await this.registry.waitFor(id, RECONNECT_WAIT_MS);
@@ -114,32 +115,34 @@ export class SessionOwner {
   }
 
   /** A new Streamable HTTP session for an `initialize` request; it is registered (and saved) once the SDK accepts it. */
-  async openStreamable(params: InitializeParams, principal: string | undefined): Promise<StreamableTransport> {
+  async openStreamable(params: InitializeParams, principal: string | undefined): Promise<SessionTransport<StreamableTransport>> {
     const transport = this.streamable(undefined, principal, params);
     await this.options.connect(transport);
-    return transport.inner;
+    return transport;
   }
 
   /** One request of the stateless 2025-era mode: a transport with no session, closed after the response. */
-  async oneShot(): Promise<StreamableTransport> {
+  async oneShot(): Promise<SessionTransport<StreamableTransport>> {
     const transport = this.track(new SessionTransport(this.options.sdk.streamable({ sessionIdGenerator: undefined })));
     await this.options.connect(transport);
-    return transport.inner;
+    return transport;
   }
 
   /**
-   * A legacy SSE stream on `res`: a new session, or, when the EventSource comes back with the id of a
-   * stored session (`Last-Event-ID`), that session restored under the same id.
+   * A legacy SSE stream on `res`: a new session (undefined when sessions are full), or, when the
+   * EventSource comes back with the id of a session stored for the same principal (`Last-Event-ID`),
+   * that session restored under the same id.
    */
-  async openSse(res: ServerResponse, principal: string | undefined, lastEventId: string | undefined): Promise<LiveSession> {
+  async openSse(res: ServerResponse, principal: string | undefined, lastEventId: string | undefined): Promise<LiveSession | undefined> {
     const stored = this.options.store && lastEventId && !this.registry.get(lastEventId) ? await this.options.store.get(lastEventId) : undefined;
-    const restoring = stored?.kind === 'sse' ? stored : undefined;
+    const restoring = stored?.kind === 'sse' && stored.principal === principal ? stored : undefined;
+    if (!restoring && this.registry.size >= this.options.maxSessions) return undefined;
     const transport = this.track(new SessionTransport(new SseServerTransport(SSE_MESSAGES_PATH, res, restoring?.id ?? randomUUID())));
     const id = transport.inner.sessionId;
     // The stream is the session: it counts as open for as long as the session lives.
     const session: LiveSession = { id, kind: 'sse', transport, activity: { last: Date.now(), streams: 1 }, principal };
     // Registered only once restored, so that POSTs waiting for this session find it whole.
-    if (!restoring) this.registry.add(session);
+    if (!restoring) this.register(session);
     await this.options.connect(transport);
     if (this.options.store) transport.inner.write(`retry: ${SSE_RETRY_MS}\nevent: session\nid: ${id}\ndata: ${id}\n\n`);
     // Comments keep idle proxies from dropping a quiet stream; EventSources ignore them.
@@ -148,11 +151,10 @@ export class SessionOwner {
       keepAlive.unref();
       transport.use({ closed: () => clearInterval(keepAlive) });
     }
-    if (restoring) {
-      await this.replay(transport, restoring, (message) => transport.receive(message));
-      this.registry.add(session);
-    } else {
+    if (!restoring) {
       this.options.log.debug(`session ${id} opened (sse)`);
+    } else if (await this.replayed(transport, restoring, (message) => transport.receive(message))) {
+      this.register(session);
     }
     return session;
   }
@@ -167,8 +169,9 @@ export class SessionOwner {
   /** A WebSocket: one session for as long as the socket is open. */
   async openSocket(socket: Transport & { sessionId: string }, principal: string | undefined): Promise<void> {
     const transport = this.track(new SessionTransport(socket));
-    this.registry.add({ id: socket.sessionId, kind: 'ws', transport, activity: { last: Date.now(), streams: 1 }, principal });
+    // Registered once connected: a socket whose server failed to start is no session.
     await this.options.connect(transport);
+    this.register({ id: socket.sessionId, kind: 'ws', transport, activity: { last: Date.now(), streams: 1 }, principal });
     this.options.log.debug(`session ${socket.sessionId} opened (websocket)`);
   }
 
@@ -193,10 +196,15 @@ export class SessionOwner {
     const { onListChanged } = this.options;
     return transport.use(this.inflight.hook()).use({
       outbound: (message) => {
-        if (onListChanged && isJSONRPCNotification(message) && LIST_CHANGED.test(message.method)) onListChanged(message.method);
+        if (onListChanged && isListChanged(message)) onListChanged(message.method);
       },
-      closed: () => this.ended(transport.sessionId),
+      closed: () => this.ended(transport),
     });
+  }
+
+  /** Make a session findable, unless its transport closed meanwhile (a client gone while it was opened). */
+  private register(session: LiveSession): void {
+    if (!session.transport.closed) this.registry.add(session);
   }
 
   /** A Streamable HTTP transport under `id` (a new id when undefined), registered and saved once its initialize is accepted. */
@@ -207,7 +215,7 @@ export class SessionOwner {
           sessionIdGenerator: () => id ?? randomUUID(),
           keepAliveMs: this.options.keepAliveMs,
           onsessioninitialized: async (sessionId) => {
-            this.registry.add({ id: sessionId, kind: 'streamable', transport, activity: { last: Date.now(), streams: 0 }, principal });
+            this.register({ id: sessionId, kind: 'streamable', transport, activity: { last: Date.now(), streams: 0 }, principal });
             this.options.log.debug(`session ${sessionId} ${params ? 'opened' : 'restored'} (streamable http)`);
             // Saved before the client learns its id, so that even a crash right after cannot lose it.
             if (params) await this.save(sessionId, 'streamable', params, principal);
@@ -245,21 +253,31 @@ export class SessionOwner {
           { parsedBody: message },
         )
         .then((response) => void response.body?.cancel());
-    await this.replay(transport, stored, (message) => post(message, isJSONRPCNotification(message) ? { 'mcp-session-id': stored.id, 'mcp-protocol-version': stored.protocolVersion } : {}));
-    return this.registry.get(id);
+    const whole = await this.replayed(transport, stored, (message) =>
+      post(message, isJSONRPCNotification(message) ? { 'mcp-session-id': stored.id, 'mcp-protocol-version': stored.protocolVersion } : {}),
+    );
+    return whole ? this.registry.get(id) : undefined;
   }
 
   /**
    * Replay a stored session's handshake into the new server, keep the answer from the client, and
    * tell the client on its first request to refetch its lists (the new code may offer others).
+   * A replay that fails closes the transport: the client is told its session is gone, and starts anew.
    */
-  private async replay(transport: SessionTransport, stored: StoredSession, inject: (message: JSONRPCMessage) => Promise<void> | void): Promise<void> {
+  private async replayed(transport: SessionTransport, stored: StoredSession, inject: (message: JSONRPCMessage) => Promise<void> | void): Promise<boolean> {
     transport.use({ outbound: (message) => (this.replays.answer(message) ? false : undefined) });
-    const result = await this.replays.ask(async (request) => void (await inject(request)), 'initialize', stored.initializeParams);
-    await inject(INITIALIZED);
-    const notices = listChangedNotifications(result['capabilities'] as Record<string, unknown> | undefined);
-    transport.use(notifyOnFirstRequest(transport, notices, (e) => this.options.log.debug(`list_changed after restore: ${e.message}`)));
+    try {
+      const result = await this.replays.ask(async (request) => void (await inject(request)), 'initialize', stored.initializeParams);
+      await inject(INITIALIZED);
+      const notices = listChangedNotifications(result['capabilities'] as Record<string, unknown> | undefined);
+      transport.use(notifyOnFirstRequest(transport, notices, (e) => this.options.log.debug(`list_changed after restore: ${e.message}`)));
+    } catch (error) {
+      this.options.log.warn(`session ${stored.id} could not be restored: ${(error as Error).message}`);
+      await transport.close();
+      return false;
+    }
     this.options.log.info(`session ${stored.id} restored (${stored.kind === 'sse' ? 'sse' : 'streamable http'}, ${stored.initializeParams.clientInfo.name})`);
+    return !transport.closed;
   }
 
   private async save(id: string, kind: StoredSession['kind'], params: InitializeParams, principal: string | undefined): Promise<void> {
@@ -267,9 +285,11 @@ export class SessionOwner {
   }
 
   /** A session ended on its own (DELETE, the client went away, expiry): forget it, here and in the store. */
-  private ended(id: string | undefined): void {
-    if (id === undefined) return;
-    this.registry.delete(id);
+  private ended(transport: SessionTransport): void {
+    const id = transport.sessionId;
+    // Another transport may hold the id by now (a client that came back): that session lives on.
+    if (id === undefined || (this.registry.get(id) && this.registry.get(id)!.transport !== transport)) return;
+    this.registry.delete(id, transport);
     // At shutdown sessions stay stored: the next process restores them.
     if (!this.draining) this.options.store?.delete(id).catch((e: Error) => this.options.log.warn(`session store: ${e.message}`));
   }

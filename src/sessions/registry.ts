@@ -67,9 +67,10 @@ export class SessionRegistry {
     return this.sessions.get(id);
   }
 
-  /** Forget a session (idempotent). */
-  delete(id: string | undefined): void {
-    if (id !== undefined) this.sessions.delete(id);
+  /** Forget a session (idempotent); with `transport`, only if the session is still that transport's. */
+  delete(id: string | undefined, transport?: LiveSession['transport']): void {
+    if (id === undefined || (transport && this.sessions.get(id)?.transport !== transport)) return;
+    this.sessions.delete(id);
   }
 
   /** Close sessions with no open stream and no request for `ttlMs`; returns how many were closed. */

@@ -29,7 +29,8 @@ export function notifyOnFirstRequest(session: SessionTransport, notifications: J
     inbound: (message) => {
       if (sent || !isJSONRPCRequest(message)) return;
       sent = true;
-      for (const n of notifications) session.send(n, { relatedRequestId: message.id }).catch(onError);
+      // Straight to the client: these are ours, not the server's, so no hook should take them for its own.
+      for (const n of notifications) session.inner.send(n, { relatedRequestId: message.id }).catch(onError);
     },
   };
 }

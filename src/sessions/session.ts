@@ -25,10 +25,15 @@ export class SessionTransport<T extends Transport = Transport> implements Transp
   private readonly hooks: SessionHook[] = [];
   private ended = false;
 
+  /** Whether the inner transport has closed (its session is over). */
+  get closed(): boolean {
+    return this.ended;
+  }
+
   constructor(readonly inner: T) {
     inner.onmessage = (message, extra) => this.receive(message, extra);
     inner.onerror = (error) => this.onerror?.(error);
-    inner.onclose = () => this.closed();
+    inner.onclose = () => this.end();
   }
 
   /** The SDK reads this while it builds a handler's `extra`. */
@@ -61,7 +66,7 @@ export class SessionTransport<T extends Transport = Transport> implements Transp
     return this.inner.close();
   }
 
-  private closed(): void {
+  private end(): void {
     if (this.ended) return;
     this.ended = true;
     for (const hook of this.hooks) hook.closed?.();
