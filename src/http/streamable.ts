@@ -14,9 +14,13 @@ const messagesOf = (body: unknown): unknown[] => (Array.isArray(body) ? body : [
  * memory, which is how a restored session replays its handshake.
  */
 export function serveWeb(handle: (request: Request) => Promise<Response>, req: ExpressRequest, res: ExpressResponse): Promise<void> {
-  const listener = getRequestListener(handle, { overrideGlobalObjects: false });
-  return listener(req, res) as Promise<void>;
+  handlers.set(req, handle);
+  return webListener(req, res) as Promise<void>;
 }
+
+/** One adapter for every request (building one per request costs); each request's handler waits here for it. */
+const handlers = new WeakMap<object, (request: Request) => Promise<Response>>();
+const webListener = getRequestListener((request, env) => handlers.get(env.incoming)!(request), { overrideGlobalObjects: false });
 
 function serve(transport: SessionTransport<StreamableTransport>, req: ExpressRequest, res: ExpressResponse): Promise<void> {
   // A client that drops a POST before its answer has given up on those requests: cancel them, so
