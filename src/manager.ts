@@ -184,12 +184,12 @@ export class MCPTransportManager {
   private async startStdio(): Promise<void> {
     const source = this.options.server;
     const sdk = await loadSdk(await this.lineOfSource());
-    const transport = sdk.stdio(undefined, this.options.stdioOut);
+    const transport = await sdk.stdio(undefined, this.options.stdioOut);
     if (sdk.modern) {
       // SDK v2 serves both eras on stdio itself: the client's first message picks one, and an instance for it
       // (a shared instance is that instance, whichever era the client speaks).
       const factory = typeof source === 'function' ? source : () => source;
-      this.stdioHandle = sdk.modern.serveStdio(factory, { transport, onerror: (error) => this.log.debug(`stdio: ${error.message}`) });
+      this.stdioHandle = await sdk.modern.serveStdio(factory, { transport, onerror: (error) => this.log.debug(`stdio: ${error.message}`) });
     } else {
       const server = typeof source === 'function' ? await source({ era: 'legacy' }) : source;
       this.shared = { server, transport };

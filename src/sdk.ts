@@ -23,7 +23,7 @@ export interface StreamableOptions {
 /** SDK v2's modern (2026-07-28) serving, for factories of v2 servers. */
 export interface ModernKit {
   createMcpHandler(factory: ServerFactory, options: Record<string, unknown>): ModernHandler;
-  serveStdio(factory: ServerFactory, options: { transport: Transport; onerror?: (error: Error) => void }): { close(): Promise<void> };
+  serveStdio(factory: ServerFactory, options: { transport: Transport; onerror?: (error: Error) => void }): Promise<{ close(): Promise<void> }>;
 }
 
 export interface ModernHandler {
@@ -37,7 +37,8 @@ export interface ModernHandler {
 export interface Sdk {
   readonly line: SdkLine;
   streamable(options: StreamableOptions): StreamableTransport;
-  stdio(stdin?: NodeJS.ReadableStream, stdout?: unknown): Transport;
+  /** Loaded on first use: an HTTP server never needs it. */
+  stdio(stdin?: NodeJS.ReadableStream, stdout?: unknown): Promise<Transport>;
   /** Present for SDK v2. */
   readonly modern?: ModernKit;
 }
@@ -68,28 +69,27 @@ export function loadSdk(line: SdkLine | undefined): Promise<Sdk> {
 }
 
 async function loadV1(): Promise<Sdk> {
-  const [web, stdio] = await Promise.all([
-    import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'),
-    import('@modelcontextprotocol/sdk/server/stdio.js'),
-  ]).catch((error: Error) => missing('@modelcontextprotocol/sdk', 1, error));
+  const web = await import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js').catch((error: Error) => missing('@modelcontextprotocol/sdk', 1, error));
   return {
     line: 1,
     streamable: (options) => new web.WebStandardStreamableHTTPServerTransport(options) as unknown as StreamableTransport,
-    stdio: (stdin, stdout) => new stdio.StdioServerTransport(stdin as never, stdout as never) as unknown as Transport,
+    stdio: async (stdin, stdout) => {
+      const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
+      return new StdioServerTransport(stdin as never, stdout as never) as unknown as Transport;
+    },
   };
 }
 
 async function loadV2(): Promise<Sdk> {
-  const [server, stdio] = await Promise.all([import('@modelcontextprotocol/server'), import('@modelcontextprotocol/server/stdio')]).catch((error: Error) =>
-    missing('@modelcontextprotocol/server', 2, error),
-  );
+  const server = await import('@modelcontextprotocol/server').catch((error: Error) => missing('@modelcontextprotocol/server', 2, error));
+  const stdio = () => import('@modelcontextprotocol/server/stdio');
   return {
     line: 2,
     streamable: (options) => new server.WebStandardStreamableHTTPServerTransport(options) as unknown as StreamableTransport,
-    stdio: (stdin, stdout) => new stdio.StdioServerTransport(stdin as never, stdout as never) as unknown as Transport,
+    stdio: async (stdin, stdout) => new (await stdio()).StdioServerTransport(stdin as never, stdout as never) as unknown as Transport,
     modern: {
       createMcpHandler: (factory, options) => server.createMcpHandler(factory as never, options) as unknown as ModernHandler,
-      serveStdio: (factory, options) => stdio.serveStdio(factory as never, options as never),
+      serveStdio: async (factory, options) => (await stdio()).serveStdio(factory as never, options as never),
     },
   };
 }

@@ -242,24 +242,25 @@ function refuse(socket: Duplex, rejection: Rejection): void {
 /**
  * Serve MCP over WebSocket at `/ws` on these HTTP servers, one session per socket. The subprotocol
  * `mcp` is required (400 without it); other upgrade paths get 404. `ws` is loaded here, on first use,
- * so stdio servers never load it. Upgrades that arrive while it loads wait for it.
+ * when the first upgrade comes, so that servers nobody reaches over WebSocket never load it.
  */
 export async function acceptWebSockets(servers: readonly HttpServer[], options: AcceptWebSocketsOptions): Promise<WebSocketAcceptor> {
   const log = options.log ?? quiet;
   const transports = new Set<WebSocketServerTransport>();
   let closing = false;
   let wss: WebSocketServer | undefined;
-  const loading = import('ws').then(({ WebSocketServer }) => {
-    wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: options.maxPayload,
-      perMessageDeflate: false,
-      handleProtocols: (protocols: Set<string>) => (protocols.has(WEBSOCKET_SUBPROTOCOL) ? WEBSOCKET_SUBPROTOCOL : false),
-    });
-    return wss;
-  });
-  // Unhandled until awaited below; an upgrade that arrives first sees the failure itself.
-  loading.catch(() => {});
+  // `ws` is loaded by the first upgrade, so that a server nobody reaches over WebSocket never pays for it (~70 ms).
+  let loading: Promise<WebSocketServer> | undefined;
+  const load = () =>
+    (loading ??= import('ws').then(({ WebSocketServer }) => {
+      wss = new WebSocketServer({
+        noServer: true,
+        maxPayload: options.maxPayload,
+        perMessageDeflate: false,
+        handleProtocols: (protocols: Set<string>) => (protocols.has(WEBSOCKET_SUBPROTOCOL) ? WEBSOCKET_SUBPROTOCOL : false),
+      });
+      return wss;
+    }));
 
   const alive = new WeakMap<object, boolean>();
 
@@ -302,7 +303,7 @@ export async function acceptWebSockets(servers: readonly HttpServer[], options: 
     if (!offersMcp(req.headers['sec-websocket-protocol'])) {
       return refuse(socket, { status: 400, code: -32000, message: `Bad Request: the WebSocket subprotocol "${WEBSOCKET_SUBPROTOCOL}" is required (Sec-WebSocket-Protocol: ${WEBSOCKET_SUBPROTOCOL})` });
     }
-    loading.then(
+    load().then(
       (server) => {
         if (closing) return refuse(socket, { status: 503, code: -32000, message: 'Service Unavailable: the server is shutting down' });
         server.handleUpgrade(req, socket, head, (ws) => accept(ws, req));
@@ -318,12 +319,6 @@ export async function acceptWebSockets(servers: readonly HttpServer[], options: 
   const detach = () => {
     for (const server of servers) server.off('upgrade', onUpgrade);
   };
-  try {
-    await loading;
-  } catch (error) {
-    detach();
-    throw error;
-  }
 
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const heartbeat =
