@@ -7,10 +7,11 @@ import { ConfigError, LifecycleError } from './errors.js';
 import { bearerCheck, isLoopbackHostname, requestCheck } from './http/guards.js';
 import type { WebSocketAcceptor } from './http/ws.js';
 import { baseUrl, listenOn } from './http/listen.js';
-import type { JSONRPCNotification, Transport } from './jsonrpc.js';
+import type { Transport } from './jsonrpc.js';
 import { createLogger, type Logger } from './log.js';
 import { lineOf, loadSdk, type ModernHandler, type Sdk } from './sdk.js';
 import { SessionMultiplexer } from './sessions/multiplex.js';
+import { ListChanges } from './sessions/list-changes.js';
 import { SessionOwner } from './sessions/owner.js';
 import { FileSessionStore, type SessionStore } from './sessions/store.js';
 import { hotHook } from './dev/hot/hook.js';
@@ -72,13 +73,13 @@ export class MCPTransportManager {
   private owner: SessionOwner | undefined;
   private modern: ModernHandler | undefined;
   private readonly listeners: HttpServer[] = [];
+  private readonly changes = new ListChanges();
   private readonly signalHandlers = new Map<HandledSignal, () => void>();
   private state: 'new' | 'starting' | 'started' | 'closed' = 'new';
   private closing: Promise<void> | undefined;
   private shared: { server: ServerLike; transport: Transport } | undefined;
   private stdioHandle: { close(): Promise<void> } | undefined;
   private websockets: WebSocketAcceptor | undefined;
-  private readonly relaying = new Set<string>();
   private exitingOn: HandledSignal | undefined;
 
   constructor(options: MCPTransportManagerOptions) {
@@ -136,12 +137,7 @@ export class MCPTransportManager {
    * clients get it on their `subscriptions/listen` streams. For servers built per request, whose own
    * `sendToolListChanged()` has no stream to go to.
    */
-  readonly notify: ListNotifier = {
-    toolsChanged: () => this.publish('notifications/tools/list_changed'),
-    promptsChanged: () => this.publish('notifications/prompts/list_changed'),
-    resourcesChanged: () => this.publish('notifications/resources/list_changed'),
-    resourceUpdated: (uri) => this.publish('notifications/resources/updated', uri),
-  };
+  readonly notify: ListNotifier = this.changes;
 
   /**
    * Start serving. Rejects with a {@link ConfigError} (one line naming the variable and the fix) for
@@ -225,7 +221,7 @@ export class MCPTransportManager {
       // SDK v2 ties an instance to one era, so the 2026-07-28 protocol is served from a factory only.
       if (sdk.modern) {
         const { createModernHandler } = await import('./http/modern.js');
-        this.modern = createModernHandler(sdk.modern, source, config, (method) => this.relayToListeners(method), (error) => this.log.debug(`2026-07-28: ${error.message}`));
+        this.modern = createModernHandler(sdk.modern, source, config, (method) => this.changes.relay(method), (error) => this.log.debug(`2026-07-28: ${error.message}`));
       }
     } else {
       const mux = new SessionMultiplexer();
@@ -243,8 +239,9 @@ export class MCPTransportManager {
       maxSessions: config.maxSessions,
       keepAliveMs: config.keepAliveSeconds * 1000,
       ttlMs: config.sessionTtlSeconds * 1000,
-      onListChanged: (method) => this.relayToListeners(method),
+      onListChanged: (method) => this.changes.relay(method),
     });
+    this.changes.attach(this.owner, this.modern);
     const wildcard = config.host === '0.0.0.0' || config.host === '::';
     // Loaded here so that a stdio server does not pay for express (~80 ms of startup).
     const { createApp } = await import('./http/app.js');
@@ -278,28 +275,6 @@ export class MCPTransportManager {
       },
       maxPayload: config.maxBodyBytes,
       log: this.log,
-    });
-  }
-
-  /** A list changed: tell 2026-07-28 listeners, and (when the user said so) every 2025-era session. */
-  private publish(method: string, uri?: string): void {
-    this.relayToListeners(method, uri);
-    if (uri === undefined) this.owner?.broadcast({ jsonrpc: '2.0', method } satisfies JSONRPCNotification);
-  }
-
-  /** A shared server notifies each of its sessions: 2026-07-28 listeners hear of it once. */
-  private relayToListeners(method: string, uri?: string): void {
-    const notify = this.modern?.notify;
-    if (!notify) return;
-    const kind = method.split('/')[1];
-    if (uri !== undefined) return notify.resourceUpdated(uri);
-    if (this.relaying.has(method)) return;
-    this.relaying.add(method);
-    queueMicrotask(() => {
-      this.relaying.delete(method);
-      if (kind === 'tools') notify.toolsChanged();
-      else if (kind === 'prompts') notify.promptsChanged();
-      else if (kind === 'resources') notify.resourcesChanged();
     });
   }
 
