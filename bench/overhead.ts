@@ -26,6 +26,26 @@ import { machine, percentile, progress, table } from './lib.js';
 const ROOT = resolve(import.meta.dirname, '..');
 /** Calls per variant between switches: long enough to stay warm, short enough to share noise. */
 const BLOCK = 100;
+
+/**
+ * Sequential round trips in µs, `calls` per probe at most, until `deadline`: a block of each probe in turn,
+ * starting with a different probe each round, so that every variant sees the same drift of the machine.
+ */
+async function interleaved(probes: readonly { call(): Promise<unknown> }[], calls: number, deadline: number, onRound: (done: number, round: number) => void): Promise<number[][]> {
+  const samples = probes.map(() => [] as number[]);
+  for (let round = 0; samples.some((s) => s.length < calls) && Date.now() < deadline; round++) {
+    for (let j = 0; j < probes.length; j++) {
+      const k = (round + j) % probes.length;
+      for (let i = 0; i < BLOCK && samples[k]!.length < calls; i++) {
+        const start = performance.now();
+        await probes[k]!.call();
+        samples[k]!.push((performance.now() - start) * 1000);
+      }
+    }
+    onRound(Math.min(...samples.map((s) => s.length)), round);
+  }
+  return samples;
+}
 const CALL_TIMEOUT_MS = 10_000;
 
 export type Variant = 'raw SDK' | 'v2 SDK handler' | 'mcp-http-transport' | 'floor';
@@ -258,19 +278,7 @@ export async function runOverhead(quick: boolean): Promise<OverheadRow[]> {
 
     // Latency: sequential round trips, one block per probe in turn, starting with a different probe each round.
     for (const p of probes) for (let i = 0; i < 50; i++) await p.call(); // warm-up (JIT, connections)
-    const samples = probes.map(() => [] as number[]);
-    const deadline = Date.now() + scenarioMs;
-    for (let round = 0; samples.some((s) => s.length < calls) && Date.now() < deadline; round++) {
-      for (let j = 0; j < probes.length; j++) {
-        const k = (round + j) % probes.length;
-        for (let i = 0; i < BLOCK && samples[k]!.length < calls; i++) {
-          const start = performance.now();
-          await probes[k]!.call();
-          samples[k]!.push((performance.now() - start) * 1000);
-        }
-      }
-      progress(`overhead: latency ${Math.min(...samples.map((s) => s.length))}/${calls}`);
-    }
+    const samples = await interleaved(probes, calls, Date.now() + scenarioMs, (done) => progress(`overhead: latency ${done}/${calls}`));
     const latency = probes.map((p, k): OverheadRow => ({ scenario: 'latency', transport: p.transport, variant: p.variant, unit: 'µs', n: samples[k]!.length, median: percentile(samples[k]!, 50), p99: percentile(samples[k]!, 99), machine: host }));
     const floorOf = (t: OverheadRow['transport']) => latency.find((r) => r.variant === 'floor' && r.transport === (t === 'stdio' ? 'stdio' : 'HTTP POST'))!.median!;
     const floorP99Of = (t: OverheadRow['transport']) => latency.find((r) => r.variant === 'floor' && r.transport === (t === 'stdio' ? 'stdio' : 'HTTP POST'))!.p99!;
@@ -395,19 +403,9 @@ export async function runModern(quick: boolean): Promise<OverheadRow[]> {
     const probes = [...targets.map((t) => agentProbe(t.url, t.variant, stops)), ...targets.map((t) => fetchProbe(t.url, t.variant))];
     for (const p of probes) for (let i = 0; i < 200; i++) await p.call(); // warm-up (JIT, the sockets)
     for (const p of probes) p.connections = 0;
-    const samples = probes.map(() => [] as number[]);
-    const deadline = Date.now() + deadlineMs;
-    for (let round = 0; samples.some((s) => s.length < calls) && Date.now() < deadline; round++) {
-      for (let j = 0; j < probes.length; j++) {
-        const k = (round + j) % probes.length;
-        for (let i = 0; i < BLOCK && samples[k]!.length < calls; i++) {
-          const start = performance.now();
-          await probes[k]!.call();
-          samples[k]!.push((performance.now() - start) * 1000);
-        }
-      }
-      if (round % 5 === 4) progress(`overhead 2026-07-28: latency ${Math.min(...samples.map((s) => s.length))}/${calls}`);
-    }
+    const samples = await interleaved(probes, calls, Date.now() + deadlineMs, (done, round) => {
+      if (round % 5 === 4) progress(`overhead 2026-07-28: latency ${done}/${calls}`);
+    });
     const rows = probes.map((p, k): OverheadRow => ({
       scenario: 'latency, 2026-07-28',
       transport: p.variant === 'floor' ? 'HTTP POST' : 'Streamable HTTP, JSON',
