@@ -1,5 +1,5 @@
 export { MCPTransportManager } from './manager.js';
-export type { MCPTransportManagerOptions, ServerLike } from './manager.js';
+export type { ListNotifier, MCPTransportManagerOptions, ServerContext, ServerFactory, ServerLike, ServerSource } from './manager.js';
 export { serve, exitWith } from './serve.js';
 export { parseConfig, loadConfig, DEFAULT_CONFIG } from './config.js';
 export type { TransportConfig, TransportConfigOptions, TransportMode } from './config.js';
