@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type TransportConfig, type TransportConfigOptions } from './config.js';
 import { ConfigError, LifecycleError } from './errors.js';
-import { bearerCheck, isLoopbackHostname, requestCheck } from './http/guards.js';
+import { isLoopbackHostname } from './http/guards.js';
 import type { WebSocketAcceptor } from './http/ws.js';
 import { baseUrl, listenOn } from './http/listen.js';
 import type { Transport } from './jsonrpc.js';
@@ -242,40 +242,20 @@ export class MCPTransportManager {
       onListChanged: (method) => this.changes.relay(method),
     });
     this.changes.attach(this.owner, this.modern);
-    const wildcard = config.host === '0.0.0.0' || config.host === '::';
+    // Host names the server listens on are accepted in the Host header, besides loopback ones.
+    const boundHosts = config.host === '0.0.0.0' || config.host === '::' ? [] : [config.host];
     // Loaded here so that a stdio server does not pay for express (~80 ms of startup).
-    const { createApp } = await import('./http/app.js');
-    const app = createApp({ config, owner: this.owner, modern: this.modern, boundHosts: wildcard ? [] : [config.host] });
+    const [{ createApp }, { serveWebSockets }] = await Promise.all([import('./http/app.js'), import('./http/ws.js')]);
+    const app = createApp({ config, owner: this.owner, modern: this.modern, boundHosts });
 
     this.listeners.push(...(await listenOn(app, config.host, config.port, this.log)));
-    this.websockets = await this.acceptWebSockets(config, this.owner, wildcard ? [] : [config.host]);
+    this.websockets = await serveWebSockets(this.listeners, { config, owner: this.owner, boundHosts, log: this.log });
     if (!isLoopbackHostname(config.host)) {
       this.log.warn(`listening on ${config.host}, which is not loopback: set MCP_AUTH_TOKEN, and MCP_ALLOWED_HOSTS for the names clients use`);
     }
     const eras = this.modern ? '2026-07-28 and 2025' : '2025 era; 2026-07-28 needs a factory of SDK v2 servers';
     this.log.info(`listening on ${this.url} · Streamable HTTP: ${this.url}/mcp (${eras}) · SSE: ${this.url}/sse · WebSocket: ${this.url!.replace(/^http/, 'ws')}/ws`);
     if (config.devControl) await this.announce(config.devControl);
-  }
-
-  /** `/ws`: one session per socket, behind the same guards as every HTTP route (checked on the upgrade). */
-  private async acceptWebSockets(config: TransportConfig, owner: SessionOwner, boundHosts: string[]): Promise<WebSocketAcceptor> {
-    const { acceptWebSockets } = await import('./http/ws.js');
-    const guard = requestCheck({ allowedHosts: [...config.allowedHosts, ...boundHosts], allowedOrigins: config.allowedOrigins, authToken: config.authToken });
-    const bearer = bearerCheck(config.authToken);
-    return acceptWebSockets(this.listeners, {
-      check: (req) =>
-        (owner.closing ? { status: 503, code: -32000, message: 'Service Unavailable: the server is restarting', headers: { 'Retry-After': '1' } } : undefined) ??
-        guard(req) ??
-        (owner.size >= config.maxSessions
-          ? { status: 503, code: -32000, message: `Service Unavailable: ${config.maxSessions} sessions are open (MCP_MAX_SESSIONS); retry later`, headers: { 'Retry-After': '5' } }
-          : undefined),
-      onTransport: (transport, req) => {
-        const auth = bearer(req.headers.authorization);
-        return owner.openSocket(transport, 'principal' in auth ? auth.principal : undefined);
-      },
-      maxPayload: config.maxBodyBytes,
-      log: this.log,
-    });
   }
 
   /** Under `mcp-http-transport dev`: report our port, then drain and exit when the supervisor says so (or dies). */

@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import type { TransportConfig } from '../config.js';
-import { authGuard, errorHandler, hostGuard, originGuard, sendJsonRpcError } from './guards.js';
+import { authGuard, DRAINING, errorHandler, hostGuard, originGuard, sendJsonRpcError, sendRejection } from './guards.js';
 import { isModernRequest } from '../era.js';
 import type { ModernHandler } from '../sdk.js';
 import type { SessionOwner } from '../sessions/owner.js';
@@ -25,11 +25,10 @@ export interface AppOptions {
 export function createApp({ config, owner, modern, boundHosts = [] }: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
-  // While draining, new work waits for the next process; `mcp-draining` tells the dev proxy to hold and retry.
   app.use((_req, res, next) => {
     if (!owner.closing) return next();
     res.set('Connection', 'close');
-    sendJsonRpcError(res, 503, -32000, 'Service Unavailable: the server is restarting', { 'Retry-After': '1', 'mcp-draining': '1' });
+    sendRejection(res, DRAINING);
   });
   app.use(hostGuard([...config.allowedHosts, ...boundHosts]));
   app.use(originGuard(config.allowedOrigins));

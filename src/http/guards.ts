@@ -33,6 +33,24 @@ export interface Rejection {
   headers?: Record<string, string>;
 }
 
+/** Answer with a rejection as a JSON-RPC error body. */
+export function sendRejection(res: Response, rejection: Rejection): void {
+  sendJsonRpcError(res, rejection.status, rejection.code, rejection.message, rejection.headers);
+}
+
+/** While draining, new work waits for the next process; `mcp-draining` tells the dev proxy (or a load balancer) to retry elsewhere. */
+export const DRAINING: Rejection = {
+  status: 503,
+  code: -32000,
+  message: 'Service Unavailable: the server is restarting',
+  headers: { 'Retry-After': '1', 'mcp-draining': '1' },
+};
+
+/** A new session when `maxSessions` are live. */
+export function sessionsFull(maxSessions: number): Rejection {
+  return { status: 503, code: -32000, message: `Service Unavailable: ${maxSessions} sessions are open (MCP_MAX_SESSIONS); retry later`, headers: { 'Retry-After': '5' } };
+}
+
 /**
  * The Host check as a plain function, for places that are not express routes (the WebSocket upgrade):
  * a 403 rejection unless the Host header is loopback or listed (DNS-rebinding protection). Entries
@@ -117,7 +135,7 @@ export function hostGuard(allowedHosts: readonly string[]): RequestHandler {
   return (req, res, next) => {
     const rejected = check(req.headers.host);
     if (!rejected) return next();
-    sendJsonRpcError(res, rejected.status, rejected.code, rejected.message);
+    sendRejection(res, rejected);
   };
 }
 
@@ -127,7 +145,7 @@ export function originGuard(allowedOrigins: readonly string[]): RequestHandler {
   return (req, res, next) => {
     const rejected = check(req.headers.origin);
     if (!rejected) return next();
-    sendJsonRpcError(res, rejected.status, rejected.code, rejected.message);
+    sendRejection(res, rejected);
   };
 }
 
@@ -154,7 +172,7 @@ export function authGuard(tokens: string | undefined): RequestHandler {
       res.locals['principal'] = result.principal;
       return next();
     }
-    sendJsonRpcError(res, result.rejection.status, result.rejection.code, result.rejection.message, result.rejection.headers);
+    sendRejection(res, result.rejection);
   };
 }
 
@@ -183,7 +201,7 @@ export function errorHandler(log: Logger, maxBodyBytes: number): ErrorRequestHan
 /** 503 for a new session when `maxSessions` are live. Returns true when it answered. */
 export function refuseWhenFull(res: Response, live: number, maxSessions: number): boolean {
   if (live < maxSessions) return false;
-  sendJsonRpcError(res, 503, -32000, `Service Unavailable: ${maxSessions} sessions are open (MCP_MAX_SESSIONS); retry later`, { 'Retry-After': '5' });
+  sendRejection(res, sessionsFull(maxSessions));
   return true;
 }
 

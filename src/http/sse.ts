@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { isJSONRPCMessage } from '../jsonrpc.js';
 import type { SessionOwner } from '../sessions/owner.js';
-import { refuseWhenFull, sendJsonRpcError } from './guards.js';
+import { sendJsonRpcError, sendRejection, sessionsFull } from './guards.js';
 
 /**
  * Legacy HTTP+SSE (protocol 2024-11-05): `GET /sse` opens a session, `POST /messages/?sessionId=` feeds it.
@@ -17,7 +17,8 @@ export function sseHandlers(owner: SessionOwner): { open: RequestHandler; post: 
       if (req.method === 'HEAD') return sendJsonRpcError(res, 405, -32000, 'Method Not Allowed: open the stream with GET', { Allow: 'GET' });
       const previous = owner.restores ? req.header('last-event-id') : undefined;
       const session = await owner.openSse(res, res.locals['principal'] as string | undefined, previous);
-      if (!session) refuseWhenFull(res, owner.size, owner.maxSessions);
+      // Undefined only when sessions are full.
+      if (!session) sendRejection(res, sessionsFull(owner.maxSessions));
     },
     post: async (req, res) => {
       const id = req.query['sessionId'];

@@ -4,7 +4,9 @@ import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
 import { isJSONRPCMessage, type JSONRPCErrorResponse, type JSONRPCMessage, type MessageExtraInfo, type RequestId, type Transport } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
-import type { Rejection } from './guards.js';
+import type { TransportConfig } from '../config.js';
+import type { SessionOwner } from '../sessions/owner.js';
+import { bearerCheck, DRAINING, requestCheck, sessionsFull, type Rejection } from './guards.js';
 
 /** The subprotocol MCP clients ask for (the SDK's `WebSocketClientTransport` sends `mcp`). */
 export const WEBSOCKET_SUBPROTOCOL = 'mcp';
@@ -352,4 +354,25 @@ export async function acceptWebSockets(servers: readonly HttpServer[], options: 
       detach();
     },
   };
+}
+
+/**
+ * `/ws` for a manager: one session per socket, opened by the session owner, behind the same guards as every
+ * HTTP route (draining, Host, Origin, token, the session cap), checked on the upgrade.
+ */
+export function serveWebSockets(
+  servers: readonly HttpServer[],
+  { config, owner, boundHosts, log }: { config: TransportConfig; owner: SessionOwner; boundHosts: readonly string[]; log: Logger },
+): Promise<WebSocketAcceptor> {
+  const guard = requestCheck({ allowedHosts: [...config.allowedHosts, ...boundHosts], allowedOrigins: config.allowedOrigins, authToken: config.authToken });
+  const bearer = bearerCheck(config.authToken);
+  return acceptWebSockets(servers, {
+    check: (req) => (owner.closing ? DRAINING : undefined) ?? guard(req) ?? (owner.size >= owner.maxSessions ? sessionsFull(owner.maxSessions) : undefined),
+    onTransport: (transport, req) => {
+      const auth = bearer(req.headers.authorization);
+      return owner.openSocket(transport, 'principal' in auth ? auth.principal : undefined);
+    },
+    maxPayload: config.maxBodyBytes,
+    log,
+  });
 }
