@@ -26,7 +26,6 @@ const RECONNECT_WAIT_MS = 10_000;
 /** How long a replayed handshake may take. */
 const REPLAY_TIMEOUT_MS = 10_000;
 
-
 export interface SessionOwnerOptions {
   readonly sdk: Sdk;
   /** Connect a session's transport to the user's server (shared through the multiplexer, or built by the factory). */
@@ -288,8 +287,9 @@ export class SessionOwner {
   private ended(transport: SessionTransport): void {
     const id = transport.sessionId;
     // Another transport may hold the id by now (a client that came back): that session lives on.
-    if (id === undefined || (this.registry.get(id) && this.registry.get(id)!.transport !== transport)) return;
-    this.registry.delete(id, transport);
+    const holder = id === undefined ? undefined : this.registry.get(id)?.transport;
+    if (id === undefined || (holder !== undefined && holder !== transport)) return;
+    this.registry.delete(id);
     // At shutdown sessions stay stored: the next process restores them.
     if (!this.draining) this.options.store?.delete(id).catch((e: Error) => this.options.log.warn(`session store: ${e.message}`));
   }

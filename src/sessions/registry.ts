@@ -67,9 +67,8 @@ export class SessionRegistry {
     return this.sessions.get(id);
   }
 
-  /** Forget a session (idempotent); with `transport`, only if the session is still that transport's. */
-  delete(id: string | undefined, transport?: LiveSession['transport']): void {
-    if (id === undefined || (transport && this.sessions.get(id)?.transport !== transport)) return;
+  /** Forget a session (idempotent). */
+  delete(id: string): void {
     this.sessions.delete(id);
   }
 
