@@ -37,8 +37,9 @@ export interface MCPTransportManagerOptions extends TransportConfigOptions {
   /** Where logs go. @default a stderr logger at the configured level */
   logger?: Logger;
   /**
-   * Where sessions are saved for restore after a restart. Used in dev mode only.
-   * @default a {@link FileSessionStore} at `sessionFile`
+   * Where sessions are kept beyond this process, so that another process restores them: after a restart
+   * (dev mode), or on another replica (a shared store). Given, it is used in any mode.
+   * @default a Redis store when `redisUrl` (`MCP_REDIS_URL`) is set, else in dev mode a {@link FileSessionStore} at `sessionFile`, else none
    */
   sessionStore?: SessionStore;
   /** How long `close()` waits for requests in flight to finish before closing streams. @default 5000 */
@@ -80,6 +81,7 @@ export class MCPTransportManager {
   private shared: { server: ServerLike; transport: Transport } | undefined;
   private stdioHandle: { close(): Promise<void> } | undefined;
   private websockets: WebSocketAcceptor | undefined;
+  private closeStore: (() => Promise<void>) | undefined;
   private exitingOn: HandledSignal | undefined;
 
   constructor(options: MCPTransportManagerOptions) {
@@ -230,7 +232,7 @@ export class MCPTransportManager {
       this.shared = { server: source, transport: mux };
       connect = (transport) => mux.attach(transport);
     }
-    const store = config.devMode ? (this.options.sessionStore ?? new FileSessionStore(config.sessionFile ?? defaultSessionFile(config.port))) : undefined;
+    const store = await this.sessionStore(config);
     this.owner = new SessionOwner({
       sdk,
       connect,
@@ -256,6 +258,21 @@ export class MCPTransportManager {
     const eras = this.modern ? '2026-07-28 and 2025' : '2025 era; 2026-07-28 needs a factory of SDK v2 servers';
     this.log.info(`listening on ${this.url} · Streamable HTTP: ${this.url}/mcp (${eras}) · SSE: ${this.url}/sse · WebSocket: ${this.url!.replace(/^http/, 'ws')}/ws`);
     if (config.devControl) await this.announce(config.devControl);
+  }
+
+  /**
+   * Where sessions are kept beyond this process: the option, else Redis when `MCP_REDIS_URL` is set
+   * (replicas share their sessions), else a file in dev mode (the next process restores them), else nowhere.
+   */
+  private async sessionStore(config: TransportConfig): Promise<SessionStore | undefined> {
+    if (this.options.sessionStore) return this.options.sessionStore;
+    if (config.redisUrl) {
+      const { RedisSessionStore } = await import('./sessions/redis-store.js');
+      const redis = await RedisSessionStore.connect(config.redisUrl, { ttlMs: config.sessionTtlSeconds * 1000, log: this.log });
+      this.closeStore = () => redis.close();
+      return redis;
+    }
+    return config.devMode ? new FileSessionStore(config.sessionFile ?? defaultSessionFile(config.port)) : undefined;
   }
 
   /** Under `mcp-http-transport dev`: report our port, then drain and exit when the supervisor says so (or dies). */
@@ -312,6 +329,7 @@ export class MCPTransportManager {
     // Sockets first, with 1001 (going away): upgraded connections would keep the listeners open.
     await this.websockets?.close();
     await this.owner?.close();
+    await this.closeStore?.();
     await this.modern?.close();
     for (const l of listeners) l.closeIdleConnections();
     await this.stdioHandle?.close();

@@ -191,6 +191,8 @@ export function errorHandler(log: Logger, maxBodyBytes: number): ErrorRequestHan
       case 'charset.unsupported':
         return sendJsonRpcError(res, 415, -32000, `Unsupported Media Type: ${err.message ?? 'bad charset or encoding'}`);
     }
+    // The shared session store (Redis) did not answer in time: a clear 503 the client may retry, never a hang.
+    if ((err as { code?: string }).code === 'STORE_UNAVAILABLE') return sendJsonRpcError(res, 503, -32000, `Service Unavailable: ${err.message}`, { 'Retry-After': '1' });
     const status = err.status ?? 500;
     if (status >= 400 && status < 500) return sendJsonRpcError(res, status, -32000, err.message ?? 'Bad Request');
     log.error(`request failed: ${err.message ?? String(err)}`);

@@ -110,12 +110,20 @@ export class SessionOwner {
   /** The session `id` if this process has it live and `principal` may use it; nothing is restored. */
   live(id: string, kind: LiveSession['kind'], principal: string | undefined): LiveSession | undefined {
     const session = this.registry.get(id);
-    return session?.kind === kind && session.principal === principal ? session : undefined;
+    if (session?.kind !== kind || session.principal !== principal) return undefined;
+    this.keepStored(session);
+    return session;
   }
 
-  /** A new Streamable HTTP session for an `initialize` request; it is registered (and saved) once the SDK accepts it. */
+  /**
+   * A new Streamable HTTP session for an `initialize` request. It is saved first, before the SDK sees the
+   * request: a store that cannot take it (Redis down) refuses the session with a 503 rather than leaving
+   * it known to one replica only. It is registered once the SDK accepts the initialize.
+   */
   async openStreamable(params: InitializeParams, principal: string | undefined): Promise<SessionTransport<StreamableTransport>> {
-    const transport = this.streamable(undefined, principal, params);
+    const id = randomUUID();
+    await this.save(id, 'streamable', params, principal);
+    const transport = this.streamable(id, principal, 'opened');
     await this.options.connect(transport);
     return transport;
   }
@@ -191,14 +199,23 @@ export class SessionOwner {
   }
 
   /** A session transport that counts its requests, reports list changes, and ends its session when it closes. */
-  private track<T extends Transport>(transport: SessionTransport<T>): SessionTransport<T> {
+  private track<T extends Transport>(transport: SessionTransport<T>, id?: string): SessionTransport<T> {
     const { onListChanged } = this.options;
     return transport.use(this.inflight.hook()).use({
       outbound: (message) => {
         if (onListChanged && isListChanged(message)) onListChanged(message.method);
       },
-      closed: () => this.ended(transport),
+      closed: () => this.ended(transport, id),
     });
+  }
+
+  /** A store with a TTL keeps a session for as long as it is used: renewed at most every tenth of the TTL. */
+  private keepStored(session: LiveSession): void {
+    const store = this.options.store;
+    const now = Date.now();
+    if (!store?.touch || now - (session.activity.stored ?? now - this.options.ttlMs) < this.options.ttlMs / 10) return;
+    session.activity.stored = now;
+    store.touch(session.id).catch((e: Error) => this.options.log.debug(`session store: ${e.message}`));
   }
 
   /** Make a session findable, unless its transport closed meanwhile (a client gone while it was opened). */
@@ -206,21 +223,20 @@ export class SessionOwner {
     if (!session.transport.closed) this.registry.add(session);
   }
 
-  /** A Streamable HTTP transport under `id` (a new id when undefined), registered and saved once its initialize is accepted. */
-  private streamable(id: string | undefined, principal: string | undefined, params: InitializeParams | undefined): SessionTransport<StreamableTransport> {
+  /** A Streamable HTTP transport under `id`, registered once its initialize (the client's, or our replay) is accepted. */
+  private streamable(id: string, principal: string | undefined, how: 'opened' | 'restored'): SessionTransport<StreamableTransport> {
     const transport: SessionTransport<StreamableTransport> = this.track(
       new SessionTransport(
         this.options.sdk.streamable({
-          sessionIdGenerator: () => id ?? randomUUID(),
+          sessionIdGenerator: () => id,
           keepAliveMs: this.options.keepAliveMs,
-          onsessioninitialized: async (sessionId) => {
+          onsessioninitialized: (sessionId) => {
             this.register({ id: sessionId, kind: 'streamable', transport, activity: { last: Date.now(), streams: 0 }, principal });
-            this.options.log.debug(`session ${sessionId} ${params ? 'opened' : 'restored'} (streamable http)`);
-            // Saved before the client learns its id, so that even a crash right after cannot lose it.
-            if (params) await this.save(sessionId, 'streamable', params, principal);
+            this.options.log.debug(`session ${sessionId} ${how} (streamable http)`);
           },
         }),
       ),
+      id,
     );
     return transport;
   }
@@ -238,7 +254,7 @@ export class SessionOwner {
   private async restore(id: string): Promise<LiveSession | undefined> {
     const stored = await this.options.store?.get(id);
     if (stored?.kind !== 'streamable') return undefined;
-    const transport = this.streamable(stored.id, stored.principal, undefined);
+    const transport = this.streamable(stored.id, stored.principal, 'restored');
     await this.options.connect(transport);
     // The replay goes through the SDK transport's own entry, which must see the handshake to accept the session.
     const post = (message: JSONRPCMessage, headers: Record<string, string>) =>
@@ -284,8 +300,9 @@ export class SessionOwner {
   }
 
   /** A session ended on its own (DELETE, the client went away, expiry): forget it, here and in the store. */
-  private ended(transport: SessionTransport): void {
-    const id = transport.sessionId;
+  private ended(transport: SessionTransport, chosen?: string): void {
+    // A session the SDK refused (a bad initialize) never got its id, but was saved under the one chosen for it.
+    const id = transport.sessionId ?? chosen;
     // Another transport may hold the id by now (a client that came back): that session lives on.
     const holder = id === undefined ? undefined : this.registry.get(id)?.transport;
     if (id === undefined || (holder !== undefined && holder !== transport)) return;

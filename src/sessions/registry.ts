@@ -7,6 +7,8 @@ import type { SseServerTransport } from './sse-transport.js';
 export interface Activity {
   last: number;
   streams: number;
+  /** When a store with a TTL last heard that the session is in use. */
+  stored?: number;
 }
 
 /** A live session: its id, which HTTP route it came in on, its transport, and its activity. */

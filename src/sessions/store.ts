@@ -31,6 +31,8 @@ export interface SessionStore {
   set(session: StoredSession): Promise<void>;
   delete(id: string): Promise<void>;
   list(): Promise<StoredSession[]>;
+  /** Keep a session that is in use from expiring (stores with a TTL, such as Redis). */
+  touch?(id: string): Promise<void>;
 }
 
 /** Sessions in memory: they survive a manager restart inside one process, not a process restart. */
