@@ -47,6 +47,13 @@ export interface TransportConfigOptions {
   /** Seconds between keep-alive comments on idle SSE streams, for proxies that drop quiet connections; 0 turns them off. Env `MCP_SSE_KEEPALIVE`. @default 15 */
   keepAliveSeconds?: number;
   /**
+   * Keep sessions in Redis, so that several replicas behind a load balancer serve any session:
+   * `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. HTTP only; needs the optional
+   * `redis` package (node-redis 5 or 6), which is loaded only when this is set. Env `MCP_REDIS_URL`.
+   * @default undefined (sessions stay in this process)
+   */
+  redisUrl?: string;
+  /**
    * Set by `mcp-http-transport dev` for the server processes it runs: where to announce the internal
    * port once listening, and from where to take the order to drain. Not for users. Env `MCP_DEV_CONTROL`.
    * @default undefined
@@ -55,8 +62,9 @@ export interface TransportConfigOptions {
 }
 
 /** The resolved, frozen configuration. */
-export type TransportConfig = Readonly<Required<Omit<TransportConfigOptions, 'authToken' | 'sessionFile' | 'devControl'>>> & {
+export type TransportConfig = Readonly<Required<Omit<TransportConfigOptions, 'authToken' | 'sessionFile' | 'devControl' | 'redisUrl'>>> & {
   readonly authToken: string | undefined;
+  readonly redisUrl: string | undefined;
   readonly devControl: string | undefined;
   readonly sessionFile: string | undefined;
   /**
@@ -75,6 +83,7 @@ export const DEFAULT_CONFIG: TransportConfig = Object.freeze({
   authToken: undefined,
   sessionFile: undefined,
   devControl: undefined,
+  redisUrl: undefined,
   allowedOrigins: [],
   allowedHosts: [],
   logLevel: 'info',
@@ -155,6 +164,7 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
   const maxSessions = pick(options.maxSessions, 'MCP_MAX_SESSIONS', whole('maxSessions', 'MCP_MAX_SESSIONS', 1));
   const sessionTtlSeconds = pick(options.sessionTtlSeconds, 'MCP_SESSION_TTL', whole('sessionTtlSeconds', 'MCP_SESSION_TTL', 1));
   const keepAliveSeconds = pick(options.keepAliveSeconds, 'MCP_SSE_KEEPALIVE', whole('keepAliveSeconds', 'MCP_SSE_KEEPALIVE', 0));
+  const redisUrl = pick(options.redisUrl, 'MCP_REDIS_URL', (raw) => raw || undefined);
 
   const config = { ...DEFAULT_CONFIG };
   const set = <K extends keyof TransportConfig>(key: K, value: TransportConfig[K] | undefined) => {
@@ -175,6 +185,7 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
   set('maxSessions', maxSessions);
   set('sessionTtlSeconds', sessionTtlSeconds ?? (devMode ? DEV_SESSION_TTL_SECONDS : undefined));
   set('keepAliveSeconds', keepAliveSeconds);
+  set('redisUrl', redisUrl);
 
   // Explicit options are checked too: a typo in code deserves the same one-line answer as one in env.
   if (config.transportMode !== 'stdio' && config.transportMode !== 'http') badTransport('transportMode', String(config.transportMode));
@@ -185,6 +196,10 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
   if (!(LOG_LEVELS as readonly string[]).includes(config.logLevel)) badLogLevel('logLevel', String(config.logLevel));
   if (!Number.isInteger(config.maxBodyBytes) || config.maxBodyBytes <= 0) {
     fail('maxBodyBytes', 'INVALID_OPTION', 'maxBodyBytes', `maxBodyBytes=${config.maxBodyBytes} must be a positive whole number of bytes`);
+  }
+  if (redisUrl !== undefined && redisUrlProblem(redisUrl)) {
+    const source = options.redisUrl !== undefined ? 'redisUrl' : 'MCP_REDIS_URL';
+    fail('redisUrl', 'INVALID_OPTION', source, `${source}${redisUrlProblem(redisUrl)}`);
   }
   // Only once the transport is known can a problem be judged harmless to it.
   const stdio = config.transportMode === 'stdio' && !problems.some((p) => p.setting === 'transportMode');
@@ -211,6 +226,41 @@ function hostProblem(host: string): string | undefined {
   // One colon is a port (IPv6 addresses have at least two).
   if (/^[^:]+:\d*$/.test(host)) return `=${host} is not a host: ${fix}, and put the port in MCP_HTTP_PORT`;
   return undefined;
+}
+
+/**
+ * What is wrong with a Redis URL, as the rest of a sentence that starts with its name (credentials never
+ * shown); undefined when it looks fine. A host that does not answer is the store's to report.
+ */
+function redisUrlProblem(url: string): string | undefined {
+  const fix = 'use redis://host:port or redis://host:port/db (rediss:// for TLS)';
+  if (url === '') return ` is empty: ${fix}`;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // Reported below with the rest.
+  }
+  const shown = redactUrl(url);
+  if (!parsed || !/^rediss?:$/.test(parsed.protocol)) return `=${shown} is not a Redis URL: ${fix}`;
+  if (!/^\/?(\d+)?$/.test(parsed.pathname)) return `=${shown} names a database that is not a number: ${fix}`;
+  return undefined;
+}
+
+/** A URL fit for logs and messages: its user name and password removed (`redis://:secret@host` → `redis://host`). */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username !== '' || parsed.password !== '') {
+      parsed.username = '';
+      parsed.password = '';
+      return parsed.toString();
+    }
+  } catch {
+    // Not a URL: handled below.
+  }
+  // Not a URL, or one the parser read another way (`user:pass@host` has the scheme `user:`): drop whatever precedes an @ in the authority.
+  return url.replace(/^([^/@]*\/\/)?[^/@]*@/, '$1');
 }
 
 /**

@@ -9,7 +9,8 @@ export type ErrorCode =
   | 'LISTEN_FAILED'
   | 'ALREADY_STARTED'
   | 'CLOSED'
-  | 'SDK_MISSING';
+  | 'SDK_MISSING'
+  | 'STORE_UNAVAILABLE';
 
 /** Base class: every error has a `name`, a stable `code` and an optional `cause`. */
 export class McpTransportError extends Error {
@@ -55,4 +56,17 @@ export class ConfigError extends McpTransportError {
 /** Misuse of a lifecycle: `start()` twice, or after `close()`. */
 export class LifecycleError extends McpTransportError {
   override readonly name = 'LifecycleError';
+}
+
+/**
+ * A shared session store (Redis) did not answer in time, is unreachable, or answered with an error. The
+ * message is one line naming the store and its URL without credentials; `cause` is the client's error.
+ * It is meant for the server's log: a client should be told only that the service is unavailable for now.
+ */
+export class StoreUnavailableError extends McpTransportError {
+  override readonly name = 'StoreUnavailableError';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('STORE_UNAVAILABLE', message, options);
+  }
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { loadConfig } from '../config.js';
+import { loadConfig, redactUrl } from '../config.js';
 import { exitWith } from '../serve.js';
 import { BRIDGE_USAGE, parseBridgeArgs, runBridge } from './bridge.js';
 import { DEV_USAGE, parseDevArgs, runDev } from './dev.js';
@@ -22,8 +22,8 @@ Exit codes: 0 ok, 1 failure, 2 bad configuration or usage.`;
 const CONFIG_USAGE = `Usage: mcp-http-transport config
 
 Reads the MCP_* variables from the environment and ./.env, as a server started here would, and prints
-the resolved settings as JSON on stdout (the token hidden). Settings the chosen transport ignores are
-reported on stderr as warnings. A bad value prints one line on stderr and exits 2.`;
+the resolved settings as JSON on stdout (the token and any Redis password hidden). Settings the chosen
+transport ignores are reported on stderr as warnings. A bad value prints one line on stderr and exits 2.`;
 
 /** Long-running commands: their usage, and how to run them (usage errors throw ConfigError: exit 2). */
 const RUNNERS: Record<string, { usage: string; run: (args: readonly string[]) => Promise<number> }> = {
@@ -71,7 +71,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       for (const warning of config.warnings) process.stderr.write(`mcp-http-transport: warning: ${warning}\n`);
       const { warnings: _, ...settings } = config;
-      process.stdout.write(`${JSON.stringify({ ...settings, authToken: config.authToken === undefined ? undefined : '(set)' }, null, 2)}\n`);
+      const shown = { ...settings, authToken: config.authToken === undefined ? undefined : '(set)', redisUrl: config.redisUrl === undefined ? undefined : redactUrl(config.redisUrl) };
+      process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
       return 0;
     }
     case 'help':

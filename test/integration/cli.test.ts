@@ -89,12 +89,12 @@ describe('the CLI', () => {
       );
     });
 
-    it('prints the resolved settings, hiding the token', async () => {
-      const result = await run(['config'], { MCP_TRANSPORT: 'Http', MCP_AUTH_TOKEN: 'secret-value' });
+    it('prints the resolved settings, hiding the token and the Redis password', async () => {
+      const result = await run(['config'], { MCP_TRANSPORT: 'Http', MCP_AUTH_TOKEN: 'secret-value', MCP_REDIS_URL: 'redis://:secret-value@cache:6379/1' });
       expect(result.code).toBe(0);
       expect(result.stderr).toBe('');
       const printed = JSON.parse(result.stdout) as Record<string, unknown>;
-      expect(printed).toMatchObject({ transportMode: 'http', port: 3000, authToken: '(set)' });
+      expect(printed).toMatchObject({ transportMode: 'http', port: 3000, authToken: '(set)', redisUrl: 'redis://cache:6379/1' });
       expect(printed).not.toHaveProperty('warnings');
       expect(result.stdout).not.toContain('secret-value');
     });

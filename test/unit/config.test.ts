@@ -34,6 +34,7 @@ describe('parseConfig', () => {
       MCP_MAX_SESSIONS: '10',
       MCP_SESSION_TTL: '60',
       MCP_SSE_KEEPALIVE: '0',
+      MCP_REDIS_URL: 'redis://127.0.0.1:6379/2',
     });
     expect(config).toEqual({
       ...DEFAULT_CONFIG,
@@ -50,6 +51,7 @@ describe('parseConfig', () => {
       maxSessions: 10,
       sessionTtlSeconds: 60,
       keepAliveSeconds: 0,
+      redisUrl: 'redis://127.0.0.1:6379/2',
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -86,6 +88,9 @@ describe('parseConfig', () => {
     [{ MCP_TRANSPORT: 'http', MCP_SESSION_TTL: '1h' }, 'INVALID_OPTION', 'MCP_SESSION_TTL=1h', 'whole number'],
     [{ MCP_LOG_LEVEL: 'loud' }, 'INVALID_LOG_LEVEL', 'MCP_LOG_LEVEL=loud', 'error, warn, info, debug'],
     [{ MCP_DEV_MODE: 'maybe' }, 'INVALID_OPTION', 'MCP_DEV_MODE=maybe', 'use 1 or 0'],
+    [{ MCP_TRANSPORT: 'http', MCP_REDIS_URL: 'localhost:6379' }, 'INVALID_OPTION', 'MCP_REDIS_URL=localhost:6379 is not a Redis URL', 'use redis://host:port'],
+    [{ MCP_TRANSPORT: 'http', MCP_REDIS_URL: 'http://cache:6379' }, 'INVALID_OPTION', 'MCP_REDIS_URL=http://cache:6379 is not a Redis URL', 'rediss:// for TLS'],
+    [{ MCP_TRANSPORT: 'http', MCP_REDIS_URL: 'redis://cache:6379/sessions' }, 'INVALID_OPTION', 'MCP_REDIS_URL=redis://cache:6379/sessions names a database that is not a number', 'redis://host:port/db'],
   ])('rejects %j with a one-line ConfigError naming the variable and the fix', (env, code, names, fix) => {
     const error = configError(() => parseConfig(env));
     expect(error.code).toBe(code);
@@ -106,6 +111,37 @@ describe('parseConfig', () => {
     expect(configError(() => parseConfig({}, { transportMode: 'http', host: '127.0.0.1:80' })).message).toContain('host=127.0.0.1:80 is not a host');
     expect(configError(() => parseConfig({}, { transportMode: 'ws' as never })).code).toBe('INVALID_TRANSPORT');
     expect(configError(() => parseConfig({}, { logLevel: 'verbose' as never })).message).toContain('logLevel=verbose is not a log level');
+    expect(configError(() => parseConfig({}, { transportMode: 'http', redisUrl: 'cache:6379' })).message).toContain('redisUrl=cache:6379 is not a Redis URL');
+    expect(configError(() => parseConfig({}, { transportMode: 'http', redisUrl: '' })).message).toContain('redisUrl is empty');
+  });
+
+  it.each([
+    ['redis://localhost', 'redis://localhost'],
+    ['redis://127.0.0.1:6380/3', 'redis://127.0.0.1:6380/3'],
+    ['rediss://:s3cret@cache.internal:6380', 'rediss://:s3cret@cache.internal:6380'],
+    [' REDIS://user:pw@cache/0 ', 'REDIS://user:pw@cache/0'],
+  ])('accepts MCP_REDIS_URL=%j', (value, expected) => {
+    expect(parseConfig({ MCP_TRANSPORT: 'http', MCP_REDIS_URL: value }).redisUrl).toBe(expected);
+  });
+
+  it('leaves Redis off for an empty MCP_REDIS_URL, and lets the redisUrl option win', () => {
+    expect(parseConfig({ MCP_TRANSPORT: 'http', MCP_REDIS_URL: '' }).redisUrl).toBeUndefined();
+    expect(parseConfig({ MCP_REDIS_URL: 'redis://a:1' }, { redisUrl: 'redis://b:2' }).redisUrl).toBe('redis://b:2');
+  });
+
+  it('never shows the Redis password in an error or a warning', () => {
+    for (const [url, shown] of [
+      ['http://admin:s3cret@cache:6379', 'MCP_REDIS_URL=http://cache:6379'],
+      ['redis://:s3cret@cache/db1', 'MCP_REDIS_URL=redis://cache/db1'],
+      ['admin:s3cret@cache:6379', 'MCP_REDIS_URL=cache:6379'],
+    ] as const) {
+      const error = configError(() => parseConfig({ MCP_TRANSPORT: 'http', MCP_REDIS_URL: url }));
+      expect(error.message).toContain(shown);
+      expect(error.message).not.toContain('s3cret');
+      const [warning] = parseConfig({ MCP_REDIS_URL: url }).warnings;
+      expect(warning).toMatch(/^MCP_REDIS_URL=.* \(ignored: stdio mode does not use MCP_REDIS_URL\)$/);
+      expect(warning).not.toContain('s3cret');
+    }
   });
 
   it.each(['http', 'HTTP', 'Http', ' http '])('accepts MCP_TRANSPORT=%j in any case', (value) => {
