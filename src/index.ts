@@ -3,10 +3,12 @@ export type { ListNotifier, MCPTransportManagerOptions, ServerContext, ServerFac
 export { serve, exitWith } from './serve.js';
 export { parseConfig, loadConfig, DEFAULT_CONFIG } from './config.js';
 export type { TransportConfig, TransportConfigOptions, TransportMode } from './config.js';
-export { McpTransportError, ConfigError, LifecycleError } from './errors.js';
+export { McpTransportError, ConfigError, LifecycleError, StoreUnavailableError } from './errors.js';
 export type { ErrorCode, ConfigProblem } from './errors.js';
 export { createLogger, LOG_LEVELS } from './log.js';
 export type { Logger, LogLevel, LogStream } from './log.js';
 export { SessionMultiplexer } from './sessions/multiplex.js';
 export { MemorySessionStore, FileSessionStore } from './sessions/store.js';
 export type { SessionKind, SessionStore, StoredSession } from './sessions/store.js';
+export { RedisSessionStore } from './sessions/redis-store.js';
+export type { RedisClientLike, RedisSessionStoreOptions, RedisSessionStoreConnectOptions } from './sessions/redis-store.js';

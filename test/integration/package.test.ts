@@ -344,11 +344,12 @@ describe('npm install beside SDK v2 only (@modelcontextprotocol/server)', () => 
 
   beforeAll(() => v2Installed, 120_000);
 
-  it('brings no @modelcontextprotocol/sdk along (both SDK lines are optional peers), nor vite', () => {
+  it('brings no @modelcontextprotocol/sdk along (both SDK lines are optional peers), nor vite, nor redis', () => {
     expect(existsSync(join(v2Dir, 'node_modules', '@modelcontextprotocol', 'server'))).toBe(true);
     expect(existsSync(join(v2Dir, 'node_modules', '@modelcontextprotocol', 'sdk'))).toBe(false);
     expect(lockHas(v2Dir, '@modelcontextprotocol/sdk')).toBe(false);
     expect(lockHas(v2Dir, 'vite')).toBe(false);
+    expect(lockHas(v2Dir, 'redis')).toBe(false);
   });
 
   it.each(['factory', 'instance'])('serves a 2026-07-28 client and a 2025-era client over stdio (%s)', async (shape) => {
@@ -432,10 +433,11 @@ describe('npm install beside SDK v2 only (@modelcontextprotocol/server)', () => 
 describe('npm install beside SDK v1 only (@modelcontextprotocol/sdk)', () => {
   beforeAll(() => v1Installed, 120_000);
 
-  it('brings no @modelcontextprotocol/server along, nor vite', () => {
+  it('brings no @modelcontextprotocol/server along, nor vite, nor redis', () => {
     expect(existsSync(join(v1Dir, 'node_modules', '@modelcontextprotocol', 'sdk'))).toBe(true);
     expect(lockHas(v1Dir, '@modelcontextprotocol/server')).toBe(false);
     expect(lockHas(v1Dir, 'vite')).toBe(false);
+    expect(lockHas(v1Dir, 'redis')).toBe(false);
   });
 
   it('runs its bin', () => {

@@ -1,0 +1,297 @@
+import { redactUrl } from '../config.js';
+import { ConfigError, LifecycleError, StoreUnavailableError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { SessionStore, StoredSession } from './store.js';
+
+/**
+ * The part of a node-redis client (the `redis` package, 5 or 6) that the store uses. Structural, so that
+ * this package's types never need `redis` installed, and a client you created yourself fits as it is.
+ */
+export interface RedisClientLike {
+  /** True from `connect()` until the client is closed, reconnecting included. */
+  readonly isOpen: boolean;
+  /** True while a connection is up and ready for commands. */
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  sendCommand(args: string[]): Promise<unknown>;
+  /** Graceful: waits for the replies still due (node-redis 5+). */
+  close?(): Promise<unknown>;
+  destroy(): void;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+/** How to build a {@link RedisSessionStore} around a client. */
+export interface RedisSessionStoreOptions {
+  /**
+   * The client. The store connects it if it is not open, and listens to its `error` events (so none goes
+   * unhandled). `close()` closes it only if the store created it ({@link RedisSessionStore.connect}).
+   * Create it with `disableOfflineQueue: true`, or a call made while Redis is down waits out the whole timeout.
+   */
+  client: RedisClientLike;
+  /** How long a session's key lives after its last `set` or `touch`, in milliseconds: the idle session TTL. */
+  ttlMs: number;
+  /** Prefix of every key: a session lives at `${prefix}session:${id}`. @default 'mcp:' */
+  prefix?: string;
+  /** How long a call may wait for Redis before it rejects with a {@link StoreUnavailableError}. @default 1000 */
+  timeoutMs?: number;
+  /** For messages and logs; credentials are removed. @default 'redis://' (the client's URL is not known) */
+  url?: string;
+  /** Client errors go to `debug`; losing Redis to `warn` (once per outage), getting it back to `info`. @default silent */
+  log?: Logger;
+}
+
+/** Options of {@link RedisSessionStore.connect}: those of the store, less the client it creates. */
+export type RedisSessionStoreConnectOptions = Omit<RedisSessionStoreOptions, 'client' | 'url'> & {
+  /** How long `connect` waits for the first connection before it resolves anyway. @default 1000 */
+  connectWaitMs?: number;
+};
+
+/** The defaults, merged once in the constructor. */
+export const DEFAULT_REDIS_STORE_OPTIONS = Object.freeze({ prefix: 'mcp:', timeoutMs: 1000, url: 'redis://', connectWaitMs: 1000 });
+
+/** Keys fetched per SCAN step and per MGET. */
+const BATCH = 200;
+
+const SILENT: Logger = { level: 'error', error() {}, warn() {}, info() {}, debug() {} };
+
+/**
+ * Sessions in Redis, shared by every replica: one JSON string per session at `${prefix}session:${id}`,
+ * expiring `ttlMs` after its last `set` or `touch`. Every call is bounded: when Redis does not answer
+ * within `timeoutMs` (down, reconnecting, hung), it rejects with a {@link StoreUnavailableError}. The
+ * client reconnects by itself, and calls work again as soon as Redis is back.
+ */
+export class RedisSessionStore implements SessionStore {
+  readonly prefix: string;
+  readonly ttlMs: number;
+  readonly timeoutMs: number;
+  /** The Redis URL, without credentials. */
+  readonly url: string;
+  private readonly client: RedisClientLike;
+  private readonly log: Logger;
+  /** Whether the store created the client, and so closes it. */
+  private owned = false;
+  private state: 'connecting' | 'up' | 'down' | 'closed' = 'connecting';
+  private lastError: Error | undefined;
+  private closing: Promise<void> | undefined;
+
+  private readonly onError = (error: Error) => {
+    this.lastError = error;
+    this.log.debug(`redis: ${this.url}: ${oneLine(error)}`);
+    if (this.state === 'up' && !this.client.isReady) {
+      this.state = 'down';
+      this.log.warn(`Redis at ${this.url} is unreachable (${oneLine(error)}): sessions are unavailable until it is back; reconnecting`);
+    }
+  };
+
+  private readonly onReady = () => {
+    if (this.state === 'down') this.log.info(`Redis at ${this.url} is back`);
+    if (this.state !== 'closed') this.state = 'up';
+  };
+
+  /** @throws ConfigError when `ttlMs`, `timeoutMs` or `prefix` is not usable, naming it */
+  constructor(options: RedisSessionStoreOptions) {
+    const { client, ttlMs, prefix, timeoutMs, url, log } = { ...DEFAULT_REDIS_STORE_OPTIONS, ...stripUndefined(options) };
+    if (!Number.isInteger(ttlMs) || ttlMs <= 0) throw ConfigError.of('INVALID_OPTION', 'ttlMs', `ttlMs=${ttlMs} must be a positive whole number of milliseconds`);
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw ConfigError.of('INVALID_OPTION', 'timeoutMs', `timeoutMs=${timeoutMs} must be a positive whole number of milliseconds`);
+    if (typeof prefix !== 'string') throw ConfigError.of('INVALID_OPTION', 'prefix', `prefix=${String(prefix)} must be a string`);
+    this.client = client;
+    this.ttlMs = ttlMs;
+    this.prefix = prefix;
+    this.timeoutMs = timeoutMs;
+    this.url = redactUrl(url);
+    this.log = log ?? SILENT;
+    client.on('error', this.onError);
+    client.on('ready', this.onReady);
+    if (client.isReady) this.state = 'up';
+    // The first connection is retried by the client's reconnect strategy; until then calls fail fast.
+    else if (!client.isOpen) client.connect().catch((error: Error) => this.log.debug(`redis: ${this.url}: connect: ${oneLine(error)}`));
+  }
+
+  /**
+   * Load the `redis` package, create a client for `url` and a store around it. Waits up to
+   * `connectWaitMs` for the first connection and resolves either way: while Redis is unreachable, calls
+   * reject with {@link StoreUnavailableError} and the client keeps reconnecting (a `warn` says so).
+   * @param url `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS
+   * @throws ConfigError when the `redis` package is not installed, or an option is bad
+   */
+  static async connect(url: string, options: RedisSessionStoreConnectOptions): Promise<RedisSessionStore> {
+    const shown = redactUrl(url);
+    const redis = await import('redis').catch((error: Error) => {
+      throw ConfigError.of('INVALID_OPTION', 'MCP_REDIS_URL', `MCP_REDIS_URL is set but the redis package could not be loaded (${oneLine(error)}): npm install redis`, error);
+    });
+    let client: RedisClientLike;
+    try {
+      client = redis.createClient({
+        url,
+        // A command sent while Redis is down fails at once instead of waiting for a connection.
+        disableOfflineQueue: true,
+        // RESP2 works with every Redis server and proxy; these commands' replies are the same in RESP3.
+        RESP: 2,
+        socket: { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
+      }) as unknown as RedisClientLike;
+    } catch (error) {
+      // node-redis parses the URL here (a database that is not a number, say).
+      throw ConfigError.of('INVALID_OPTION', 'MCP_REDIS_URL', `MCP_REDIS_URL=${shown} is not usable: ${oneLine(error)}`, error);
+    }
+    const store = new RedisSessionStore({ ...options, client, url });
+    store.owned = true;
+    if (!(await store.ready(options.connectWaitMs ?? DEFAULT_REDIS_STORE_OPTIONS.connectWaitMs))) {
+      store.state = 'down';
+      const reason = store.lastError ? ` (${oneLine(store.lastError)})` : '';
+      store.log.warn(`Redis at ${store.url} did not answer${reason}: sessions are unavailable until it does; reconnecting`);
+    }
+    return store;
+  }
+
+  /** True while the connection to Redis is up. */
+  get available(): boolean {
+    return this.state !== 'closed' && this.client.isReady;
+  }
+
+  /** Wait until the client is connected, at most `timeoutMs`. @returns whether it is */
+  ready(timeoutMs = this.timeoutMs): Promise<boolean> {
+    if (this.available) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        this.client.off('ready', onReady);
+        resolve(value);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(this.available), timeoutMs);
+      this.client.on('ready', onReady);
+    });
+  }
+
+  async get(id: string): Promise<StoredSession | undefined> {
+    return parse(await this.command(['GET', this.key(id)]));
+  }
+
+  async set(session: StoredSession): Promise<void> {
+    await this.command(['SET', this.key(session.id), JSON.stringify(session), 'PX', String(this.ttlMs)]);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.command(['DEL', this.key(id)]);
+  }
+
+  /** Restart a session's TTL (a session in use must not expire). A session that is not stored stays absent. */
+  async touch(id: string): Promise<void> {
+    await this.command(['PEXPIRE', this.key(id), String(this.ttlMs)]);
+  }
+
+  /** Every stored session, found with SCAN (never KEYS, which blocks Redis), each call bounded. */
+  async list(): Promise<StoredSession[]> {
+    const match = `${escapeGlob(this.prefix)}session:*`;
+    const keys = new Set<string>();
+    let cursor = '0';
+    do {
+      const reply = await this.command(['SCAN', cursor, 'MATCH', match, 'COUNT', String(BATCH)]);
+      const [next, batch] = reply as [string, string[]];
+      cursor = String(next);
+      for (const key of batch) keys.add(String(key));
+    } while (cursor !== '0');
+    const all = [...keys];
+    const sessions: StoredSession[] = [];
+    for (let i = 0; i < all.length; i += BATCH) {
+      // A key that expired since SCAN comes back null and is skipped.
+      const values = (await this.command(['MGET', ...all.slice(i, i + BATCH)])) as unknown[];
+      for (const value of values) {
+        const session = parse(value);
+        if (session) sessions.push(session);
+      }
+    }
+    return sessions;
+  }
+
+  /**
+   * Stop listening to the client and, if the store created it, close it: gracefully within `timeoutMs`,
+   * then by force. Safe to call more than once; later calls reject with a `LifecycleError`.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.state = 'closed';
+      if (this.owned) {
+        try {
+          if (this.client.isReady && this.client.close) await this.bounded(this.client.close());
+        } catch {
+          // Forced below.
+        }
+        try {
+          if (this.client.isOpen) this.client.destroy();
+        } catch {
+          // Already closed.
+        }
+      }
+      this.client.off('error', this.onError);
+      this.client.off('ready', this.onReady);
+    })();
+    return this.closing;
+  }
+
+  private key(id: string): string {
+    return `${this.prefix}session:${id}`;
+  }
+
+  /** One command, bounded; every failure becomes a StoreUnavailableError naming Redis and the reason. */
+  private async command(args: string[]): Promise<unknown> {
+    if (this.state === 'closed') throw new LifecycleError('CLOSED', `the Redis session store for ${this.url} is closed`);
+    try {
+      return await this.bounded(this.client.sendCommand(args));
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) throw error;
+      if (isErrorReply(error)) throw new StoreUnavailableError(`Redis at ${this.url} answered ${args[0]} with an error: ${oneLine(error)}`, { cause: error });
+      // Offline or closed: the last connection error says why better than "The client is offline".
+      const reason = !this.client.isReady && this.lastError ? this.lastError : error;
+      throw new StoreUnavailableError(`Redis at ${this.url} is unreachable (${oneLine(reason)})`, { cause: error });
+    }
+  }
+
+  private async bounded<T>(pending: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreUnavailableError(`Redis at ${this.url} did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([pending, timeout]);
+    } finally {
+      clearTimeout(timer);
+      // The reply may still come (or fail) after the deadline; nobody waits for it any more.
+      pending.catch(() => undefined);
+    }
+  }
+}
+
+function parse(value: unknown): StoredSession | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const s = JSON.parse(value) as StoredSession;
+    // A value written by something else is no session: treat it as absent rather than restore garbage.
+    return typeof s?.id === 'string' && (s.kind === 'streamable' || s.kind === 'sse') && typeof s.initializeParams === 'object' && s.initializeParams !== null ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** node-redis's `ErrorReply` (and its subclasses): Redis answered, with an error such as WRONGTYPE or NOAUTH. */
+function isErrorReply(error: unknown): boolean {
+  for (let proto = error === null || typeof error !== 'object' ? null : Object.getPrototypeOf(error); proto; proto = Object.getPrototypeOf(proto)) {
+    if ((proto as { constructor?: { name?: string } }).constructor?.name === 'ErrorReply') return true;
+  }
+  return false;
+}
+
+/** Escape SCAN's glob characters, so that a prefix such as `app[1]:` matches itself only. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message || error.name : String(error);
+  return message.split('\n')[0]!;
+}
+
+function stripUndefined<T extends object>(options: T): T {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as T;
+}
