@@ -7,12 +7,13 @@ import { ConfigError, LifecycleError } from './errors.js';
 import { isLoopbackHostname } from './http/guards.js';
 import type { WebSocketAcceptor } from './http/ws.js';
 import { baseUrl, listenOn } from './http/listen.js';
-import type { Transport } from './jsonrpc.js';
+import { isListChanged, type Transport } from './jsonrpc.js';
 import { createLogger, type Logger } from './log.js';
 import { lineOf, loadSdk, type ModernHandler, type Sdk } from './sdk.js';
 import { SessionMultiplexer } from './sessions/multiplex.js';
 import { ListChanges } from './sessions/list-changes.js';
 import { SessionOwner } from './sessions/owner.js';
+import type { ReplicaBus } from './sessions/redis-bus.js';
 import { FileSessionStore, type SessionStore } from './sessions/store.js';
 import { hotHook } from './dev/hot/hook.js';
 import { connectTo, type ListNotifier, type ServerLike, type ServerSource } from './server-like.js';
@@ -82,6 +83,7 @@ export class MCPTransportManager {
   private stdioHandle: { close(): Promise<void> } | undefined;
   private websockets: WebSocketAcceptor | undefined;
   private closeStore: (() => Promise<void>) | undefined;
+  private bus: ReplicaBus | undefined;
   private exitingOn: HandledSignal | undefined;
 
   constructor(options: MCPTransportManagerOptions) {
@@ -242,7 +244,12 @@ export class MCPTransportManager {
       keepAliveMs: config.keepAliveSeconds * 1000,
       ttlMs: config.sessionTtlSeconds * 1000,
       onListChanged: (method) => this.changes.relay(method),
+      bus: this.bus,
+      onReplicaNotification: (message) => {
+        if (isListChanged(message)) this.changes.fromReplica(message.method);
+      },
     });
+    await this.owner.listen();
     this.changes.attach(this.owner, this.modern);
     // Host names the server listens on are accepted in the Host header, besides loopback ones.
     const boundHosts = config.host === '0.0.0.0' || config.host === '::' ? [] : [config.host];
@@ -268,8 +275,16 @@ export class MCPTransportManager {
     if (this.options.sessionStore) return this.options.sessionStore;
     if (config.redisUrl) {
       const { RedisSessionStore } = await import('./sessions/redis-store.js');
-      const redis = await RedisSessionStore.connect(config.redisUrl, { ttlMs: config.sessionTtlSeconds * 1000, log: this.log });
-      this.closeStore = () => redis.close();
+      const { connectRedisBus } = await import('./sessions/redis-bus.js');
+      const [redis, bus] = await Promise.all([
+        RedisSessionStore.connect(config.redisUrl, { ttlMs: config.sessionTtlSeconds * 1000, log: this.log }),
+        connectRedisBus(config.redisUrl, this.log),
+      ]);
+      this.bus = bus;
+      this.closeStore = async () => {
+        await redis.close();
+        await bus.close();
+      };
       return redis;
     }
     return config.devMode ? new FileSessionStore(config.sessionFile ?? defaultSessionFile(config.port)) : undefined;

@@ -23,11 +23,15 @@ export function sseHandlers(owner: SessionOwner): { open: RequestHandler; post: 
     post: async (req, res) => {
       const id = req.query['sessionId'];
       if (typeof id !== 'string' || id === '') return sendJsonRpcError(res, 400, -32000, 'Bad Request: the sessionId query parameter is required');
-      const session = await owner.find(id, 'sse', res.locals['principal'] as string | undefined);
-      if (session?.kind !== 'sse') return sendJsonRpcError(res, 404, -32001, 'Session not found: reconnect to GET /sse');
+      const principal = res.locals['principal'] as string | undefined;
+      const gone = () => sendJsonRpcError(res, 404, -32001, 'Session not found: reconnect to GET /sse');
+      // An unknown session is answered before the body is judged, unless another replica may hold it.
+      if (!owner.replicated && !(await owner.find(id, 'sse', principal))) return gone();
       if (!req.is('application/json')) return sendJsonRpcError(res, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
       if (!isJSONRPCMessage(req.body)) return sendJsonRpcError(res, 400, -32600, 'Invalid Request: the body is not a JSON-RPC message');
-      await owner.post(session, req.body, { authInfo: (req as { auth?: unknown }).auth, requestInfo: { headers: req.headers } });
+      const extra = { authInfo: (req as { auth?: unknown }).auth, requestInfo: { headers: req.headers } };
+      // The stream may be on another replica: the owner sends the message there.
+      if (!(await owner.postSse(id, principal, req.body, extra))) return gone();
       res.status(202).end('Accepted');
     },
   };

@@ -39,16 +39,24 @@ export class ListChanges implements ListNotifier {
 
   /**
    * A server sent `notifications/<kind>/list_changed` on a session (or a per-request instance on its
-   * exchange): 2026-07-28 listeners hear of it once, although a shared server sends it to each session.
+   * exchange): 2026-07-28 listeners and the sessions of other replicas hear of it once, although a
+   * shared server sends it to each of its sessions.
    */
   relay(method: string): void {
     const kind = method.split('/')[1] as Kind;
-    if (!this.handler || this.relaying.has(kind)) return;
+    if (this.relaying.has(kind)) return;
     this.relaying.add(kind);
     queueMicrotask(() => {
       this.relaying.delete(kind);
       this.toListeners(kind);
+      this.owner?.tellReplicas({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
     });
+  }
+
+  /** Another replica's list change: this one's 2026-07-28 listeners hear of it (its sessions have been told). */
+  fromReplica(method: string): void {
+    const kind = method.split('/')[1];
+    if (kind === 'tools' || kind === 'prompts' || kind === 'resources') this.toListeners(kind);
   }
 
   private announce(kind: Kind): void {

@@ -9,6 +9,7 @@ import { SessionRegistry, type LiveSession } from './registry.js';
 import { INITIALIZED, listChangedNotifications, negotiatedVersion, notifyOnFirstRequest } from './restore.js';
 import { SessionTransport } from './session.js';
 import { SseServerTransport } from './sse-transport.js';
+import type { ReplicaBus } from './redis-bus.js';
 import type { SessionStore, StoredSession } from './store.js';
 
 /** The path legacy SSE clients are told to POST to. `/messages` is accepted as well. */
@@ -41,7 +42,15 @@ export interface SessionOwnerOptions {
   readonly ttlMs: number;
   /** A server sent a list_changed notification on a session (2026-07-28 listeners want it too). */
   onListChanged?(method: string): void;
+  /** Replicas sharing the store (Redis pub/sub): where a session's stream is, its end, notifications for all. */
+  readonly bus?: ReplicaBus;
+  /** Another replica's notification, delivered to this one's sessions (2026-07-28 listeners want it too). */
+  onReplicaNotification?(message: JSONRPCMessage): void;
 }
+
+const ENDED = 'mcp:ended';
+const NOTIFY = 'mcp:notify';
+const sseChannel = (id: string) => `mcp:sse:${id}`;
 
 /**
  * The one owner of every session's life: it opens, restores, ends, expires and closes them, keeps
@@ -52,16 +61,42 @@ export class SessionOwner {
   readonly inflight = new InflightCounter();
   private readonly registry = new SessionRegistry();
   private readonly restoring = new Map<string, Promise<LiveSession | undefined>>();
+  /** This owner among the replicas, so that it can tell its own broadcasts from the others'. */
+  private readonly replica = randomUUID();
+  private readonly endedElsewhere = new WeakSet<SessionTransport>();
+  private readonly expired = new WeakSet<SessionTransport>();
   private readonly replays = new InternalRequests('mcp-http-transport/restore-', REPLAY_TIMEOUT_MS);
   private readonly sweeper: NodeJS.Timeout;
   private draining = false;
 
   constructor(private readonly options: SessionOwnerOptions) {
     this.sweeper = setInterval(() => {
-      const expired = this.registry.expire(options.ttlMs);
-      if (expired > 0) options.log.debug(`closed ${expired} idle session(s)`);
+      const idle = this.registry.idle(options.ttlMs);
+      for (const session of idle) {
+        this.expired.add(session.transport);
+        void session.transport.close();
+      }
+      if (idle.length > 0) options.log.debug(`closed ${idle.length} idle session(s)`);
     }, Math.min(options.ttlMs / 4, 60_000));
     this.sweeper.unref();
+  }
+
+  /** Hear the other replicas: a session ended there ends here too; their notifications reach our sessions. */
+  async listen(): Promise<void> {
+    const { bus } = this.options;
+    if (!bus) return;
+    await bus.subscribe(ENDED, (payload) => {
+      const session = this.registry.get((payload as { id: string }).id);
+      if (!session) return;
+      this.endedElsewhere.add(session.transport);
+      void session.transport.close();
+    });
+    await bus.subscribe(NOTIFY, (payload) => {
+      const { from, message } = payload as { from: string; message: JSONRPCMessage };
+      if (from === this.replica) return;
+      this.deliverAll(message);
+      this.options.onReplicaNotification?.(message);
+    });
   }
 
   get log(): Logger {
@@ -70,6 +105,16 @@ export class SessionOwner {
 
   /** Send a notification to every live session (a list changed, for every client). */
   broadcast(message: JSONRPCMessage): void {
+    this.deliverAll(message);
+    this.tellReplicas(message);
+  }
+
+  /** Send a notification to the sessions other replicas hold (this one's have it already). */
+  tellReplicas(message: JSONRPCMessage): void {
+    this.options.bus?.publish(NOTIFY, { from: this.replica, message }).catch((e: Error) => this.options.log.debug(`notify other replicas: ${e.message}`));
+  }
+
+  private deliverAll(message: JSONRPCMessage): void {
     for (const session of this.registry.all()) session.transport.inner.send(message).catch((e: Error) => this.options.log.debug(`notify ${session.id}: ${e.message}`));
   }
 
@@ -86,6 +131,11 @@ export class SessionOwner {
   /** Most live sessions; a new one beyond is refused. */
   get maxSessions(): number {
     return this.options.maxSessions;
+  }
+
+  /** Whether other replicas share the sessions (and may hold a session's stream). */
+  get replicated(): boolean {
+    return this.options.bus !== undefined;
   }
 
   /** Whether sessions are kept across restarts (dev mode). */
@@ -163,6 +213,15 @@ export class SessionOwner {
     } else if (await this.replayed(transport, restoring, (message) => transport.receive(message))) {
       this.register(session);
     }
+    // Its client may post to any replica: those send the messages here, where its stream is.
+    const bus = this.options.bus;
+    if (bus && !transport.closed) {
+      const stop = await bus.subscribe(sseChannel(id), (payload) => {
+        const { principal: sender, message } = payload as { principal?: string; message: JSONRPCMessage };
+        if (sender === principal && !transport.closed) void this.post(session as Extract<LiveSession, { kind: 'sse' }>, message, {});
+      });
+      transport.use({ closed: () => void stop() });
+    }
     return session;
   }
 
@@ -171,6 +230,19 @@ export class SessionOwner {
     session.activity.last = Date.now();
     if (isInitializeRequest(message)) await this.save(session.id, 'sse', message.params, session.principal);
     session.transport.receive(message, extra);
+  }
+
+  /**
+   * A legacy SSE message for session `id`: delivered here when this process holds its stream, else sent
+   * to the replica that does. @returns false when no process holds it (the client must reconnect)
+   */
+  async postSse(id: string, principal: string | undefined, message: JSONRPCMessage, extra: MessageExtraInfo): Promise<boolean> {
+    const bus = this.options.bus;
+    if (bus && !this.registry.get(id) && (await bus.publish(sseChannel(id), { principal, message })) > 0) return true;
+    const session = await this.find(id, 'sse', principal);
+    if (session?.kind !== 'sse') return false;
+    await this.post(session, message, extra);
+    return true;
   }
 
   /** A WebSocket: one session for as long as the socket is open. */
@@ -307,7 +379,13 @@ export class SessionOwner {
     const holder = id === undefined ? undefined : this.registry.get(id)?.transport;
     if (id === undefined || (holder !== undefined && holder !== transport)) return;
     this.registry.delete(id);
-    // At shutdown sessions stay stored: the next process restores them.
-    if (!this.draining) this.options.store?.delete(id).catch((e: Error) => this.options.log.warn(`session store: ${e.message}`));
+    // Ended on another replica: that one has told the store and everyone else.
+    if (this.endedElsewhere.delete(transport)) return;
+    // At shutdown sessions stay stored: the next process (or another replica) restores them.
+    if (this.draining) return;
+    // Idle here is not idle everywhere: a store with a TTL of its own (Redis) expires the session when no replica uses it.
+    if (this.expired.delete(transport) && this.options.store?.touch) return;
+    this.options.store?.delete(id).catch((e: Error) => this.options.log.warn(`session store: ${e.message}`));
+    this.options.bus?.publish(ENDED, { id }).catch((e: Error) => this.options.log.debug(`tell other replicas: ${e.message}`));
   }
 }

@@ -74,11 +74,9 @@ export class SessionRegistry {
     this.sessions.delete(id);
   }
 
-  /** Close sessions with no open stream and no request for `ttlMs`; returns how many were closed. */
-  expire(ttlMs: number, now = Date.now()): number {
-    const idle = [...this.sessions.values()].filter((s) => s.activity.streams === 0 && now - s.activity.last > ttlMs);
-    for (const session of idle) void session.transport.close();
-    return idle.length;
+  /** Sessions with no open stream and no request for `ttlMs`. */
+  idle(ttlMs: number, now = Date.now()): LiveSession[] {
+    return [...this.sessions.values()].filter((s) => s.activity.streams === 0 && now - s.activity.last > ttlMs);
   }
 
   /** Close every session's transport, which ends its streams; resolves when all have closed. */

@@ -2,7 +2,8 @@
  * Two managers in one process sharing a real redis-server: a session opened on one is served by the
  * other, DELETE forgets it everywhere, and Redis being down is a clear 503.
  */
-import { highLevelServer, INIT, startHttp, STREAM_HEADERS, textOf } from '../helpers.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { connectClient, highLevelServer, INIT, RawSseClient, startHttp, STREAM_HEADERS, textOf, waitFor } from '../helpers.js';
 import { startRedis, type RedisServer } from '../redis.js';
 
 let redis: RedisServer;
@@ -43,6 +44,55 @@ describe('sessions shared on Redis', () => {
       expect(afterDelete.status).toBe(404);
     } finally {
       await Promise.all([a, b, c, d].map((r) => r.manager.close()));
+    }
+  });
+
+  it('DELETE on the replica that opened a session ends the copy another replica restored', async () => {
+    const [a, b] = await Promise.all([replica(), replica()]);
+    try {
+      const init = await fetch(`${a.url}/mcp`, { method: 'POST', headers: STREAM_HEADERS, body: JSON.stringify(INIT) });
+      const id = init.headers.get('mcp-session-id')!;
+      await init.text();
+      const headers = { ...STREAM_HEADERS, 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' };
+      const ping = (url: string) => fetch(`${url}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping' }) });
+      expect((await ping(b.url)).status).toBe(200);
+      expect(b.manager.sessionCount).toBe(1);
+      expect((await fetch(`${a.url}/mcp`, { method: 'DELETE', headers })).status).toBe(200);
+      await waitFor(() => b.manager.sessionCount === 0, "the other replica's copy to end");
+      expect((await ping(b.url)).status).toBe(404);
+    } finally {
+      await Promise.all([a, b].map((r) => r.manager.close()));
+    }
+  });
+
+  it("a legacy SSE client's POSTs may land on any replica: the answers come on its stream", async () => {
+    const [a, b] = await Promise.all([replica(), replica()]);
+    const client = await RawSseClient.connect(a.url, 'sse-anywhere');
+    try {
+      // From now on the client posts to the other replica, as a load balancer without affinity may send it.
+      const internals = client as unknown as { endpoint: string };
+      internals.endpoint = internals.endpoint.replace(a.url, b.url);
+      const result = await client.request('tools/call', { name: 'echo', arguments: { text: 'via b' } });
+      expect(JSON.parse(textOf(result))).toEqual({ text: 'via b', sessionId: client.sessionId });
+      expect(b.manager.sessionCount).toBe(0);
+    } finally {
+      client.close();
+      await Promise.all([a, b].map((r) => r.manager.close()));
+    }
+  });
+
+  it("a list change announced on one replica reaches a client whose stream is on another", async () => {
+    const [a, b] = await Promise.all([replica(), replica()]);
+    const client = await connectClient(b.url, 'streamable');
+    try {
+      let heard = 0;
+      client.setNotificationHandler(ToolListChangedNotificationSchema, () => void heard++);
+      await client.listTools();
+      a.manager.notify.toolsChanged();
+      await waitFor(() => heard === 1, 'the client on the other replica to hear of it');
+    } finally {
+      await client.close();
+      await Promise.all([a, b].map((r) => r.manager.close()));
     }
   });
 
