@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { isInitializeRequest, isJSONRPCNotification, isListChanged, type InitializeParams, type JSONRPCMessage, type MessageExtraInfo, type Transport } from '../jsonrpc.js';
+import { isInitializeRequest, isJSONRPCNotification, isJSONRPCRequest, isListChanged, type InitializeParams, type RequestId, type JSONRPCMessage, type MessageExtraInfo, type Transport } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
 import type { Sdk, StreamableTransport } from '../sdk.js';
 import { InflightCounter } from './inflight.js';
 import { InternalRequests } from './internal-requests.js';
 import { SessionRegistry, type LiveSession } from './registry.js';
 import { INITIALIZED, listChangedNotifications, negotiatedVersion, notifyOnFirstRequest } from './restore.js';
-import { SessionTransport } from './session.js';
+import { SessionTransport, type SessionHook } from './session.js';
 import { SseServerTransport } from './sse-transport.js';
 import type { ReplicaBus } from './redis-bus.js';
 import type { SessionStore, StoredSession } from './store.js';
@@ -49,6 +49,8 @@ export interface SessionOwnerOptions {
 }
 
 const ENDED = 'mcp:ended';
+/** How the id of a request the server sends the client begins, when replicas share sessions. */
+const REPLY_PREFIX = 'mcp-replica:';
 const NOTIFY = 'mcp:notify';
 const sseChannel = (id: string) => `mcp:sse:${id}`;
 
@@ -90,6 +92,10 @@ export class SessionOwner {
       if (!session) return;
       this.endedElsewhere.add(session.transport);
       void session.transport.close();
+    });
+    await bus.subscribe(`mcp:reply:${this.replica}`, (payload) => {
+      const { session, message } = payload as { session: string; message: JSONRPCMessage };
+      this.registry.get(session)?.transport.receive(message);
     });
     await bus.subscribe(NOTIFY, (payload) => {
       const { from, message } = payload as { from: string; message: JSONRPCMessage };
@@ -273,12 +279,33 @@ export class SessionOwner {
   /** A session transport that counts its requests, reports list changes, and ends its session when it closes. */
   private track<T extends Transport>(transport: SessionTransport<T>, id?: string): SessionTransport<T> {
     const { onListChanged } = this.options;
-    return transport.use(this.inflight.hook()).use({
+    transport.use(this.inflight.hook()).use({
       outbound: (message) => {
         if (onListChanged && isListChanged(message)) onListChanged(message.method);
       },
       closed: () => this.ended(transport, id),
     });
+    return this.options.bus ? transport.use(this.answersFindTheirReplica(transport)) : transport;
+  }
+
+  /**
+   * A request the server sends the client (sampling, elicitation, roots) carries this replica in its id,
+   * since the client's answer may be posted to any replica: one that gets an answer meant for another
+   * sends it there (`reply:<replica>`), and the one that asked gives it back its own id.
+   */
+  private answersFindTheirReplica(transport: SessionTransport): SessionHook {
+    const mine = `${REPLY_PREFIX}${this.replica}:`;
+    return {
+      outbound: (message) => (isJSONRPCRequest(message) ? { ...message, id: `${mine}${JSON.stringify(message.id)}` } : undefined),
+      inbound: (message) => {
+        const id = (message as { id?: unknown }).id;
+        if (isJSONRPCRequest(message) || typeof id !== 'string' || !id.startsWith(REPLY_PREFIX)) return undefined;
+        if (id.startsWith(mine)) return { ...message, id: JSON.parse(id.slice(mine.length)) as RequestId } as JSONRPCMessage;
+        const replica = id.slice(REPLY_PREFIX.length, id.indexOf(':', REPLY_PREFIX.length));
+        this.options.bus!.publish(`mcp:reply:${replica}`, { session: transport.sessionId, message }).catch((e: Error) => this.options.log.debug(`answer to another replica: ${e.message}`));
+        return false;
+      },
+    };
   }
 
   /** A store with a TTL keeps a session for as long as it is used: renewed at most every tenth of the TTL. */

@@ -2,13 +2,14 @@ import type { JSONRPCMessage, MessageExtraInfo, Transport, TransportSendOptions 
 
 /**
  * One observer of a session's traffic. Hooks run in the order they were added, on every message;
- * `false` stops a message there (it is ours, and neither the server nor the client should see it).
+ * `false` stops a message there (it is ours, and neither the server nor the client should see it),
+ * and a message returned goes on in place of the one given (an id rewritten, say).
  */
 export interface SessionHook {
   /** A message from the client, before the server sees it. */
-  inbound?(message: JSONRPCMessage): void | false;
+  inbound?(message: JSONRPCMessage): void | false | JSONRPCMessage;
   /** A message from the server, before it is written to the client. */
-  outbound?(message: JSONRPCMessage, options?: TransportSendOptions): void | false;
+  outbound?(message: JSONRPCMessage, options?: TransportSendOptions): void | false | JSONRPCMessage;
   /** The transport closed (client gone, DELETE, shutdown). */
   closed?(): void;
 }
@@ -53,12 +54,20 @@ export class SessionTransport<T extends Transport = Transport> implements Transp
 
   /** A message for the server, from the client or of our own (a replayed handshake). */
   receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
-    for (const hook of this.hooks) if (hook.inbound?.(message) === false) return;
+    for (const hook of this.hooks) {
+      const next = hook.inbound?.(message);
+      if (next === false) return;
+      if (next) message = next;
+    }
     this.onmessage?.(message, extra);
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    for (const hook of this.hooks) if (hook.outbound?.(message, options) === false) return;
+    for (const hook of this.hooks) {
+      const next = hook.outbound?.(message, options);
+      if (next === false) return;
+      if (next) message = next;
+    }
     return this.inner.send(message, options);
   }
 

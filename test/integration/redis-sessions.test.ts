@@ -2,8 +2,10 @@
  * Two managers in one process sharing a real redis-server: a session opened on one is served by the
  * other, DELETE forgets it everywhere, and Redis being down is a clear 503.
  */
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { connectClient, highLevelServer, INIT, RawSseClient, startHttp, STREAM_HEADERS, textOf, waitFor } from '../helpers.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CreateMessageRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { connectClient, highLevelServer, lowLevelServer, INIT, RawSseClient, startHttp, STREAM_HEADERS, textOf, waitFor } from '../helpers.js';
 import { startRedis, type RedisServer } from '../redis.js';
 
 let redis: RedisServer;
@@ -90,6 +92,27 @@ describe('sessions shared on Redis', () => {
       await client.listTools();
       a.manager.notify.toolsChanged();
       await waitFor(() => heard === 1, 'the client on the other replica to hear of it');
+    } finally {
+      await client.close();
+      await Promise.all([a, b].map((r) => r.manager.close()));
+    }
+  });
+
+  it('a sampling request from one replica is answered though the client posts its answer to another', async () => {
+    const a = await startHttp({ server: lowLevelServer(), redisUrl: redis.url });
+    const b = await startHttp({ server: lowLevelServer(), redisUrl: redis.url });
+    // Every request of this client goes to the next replica in turn, as a load balancer without affinity.
+    const urls = [a.url, b.url];
+    let next = 0;
+    const client = new Client({ name: 'sampler', version: '1' }, { capabilities: { sampling: {} } });
+    client.setRequestHandler(CreateMessageRequestSchema, async () => ({ role: 'assistant', model: 'test', content: { type: 'text', text: 'I am the sampler' } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${a.url}/mcp`), {
+        fetch: (url, init) => fetch(String(url).replace(a.url, urls[next++ % 2]!), init),
+      }),
+    );
+    try {
+      for (let i = 0; i < 4; i++) expect(textOf(await client.callTool({ name: 'sample', arguments: {} }))).toBe('I am the sampler');
     } finally {
       await client.close();
       await Promise.all([a, b].map((r) => r.manager.close()));
