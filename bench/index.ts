@@ -4,7 +4,8 @@
  * report to stdout and to bench/results/latest.{md,json,svg}.
  *
  * BENCH_ONLY=<parts> runs only some parts, a comma list of: overhead (raw SDK, floor and 2026-07-28
- * rows), modern (the 2026-07-28 row alone, under a minute), bridge, reload, hot (dev --hot's heap).
+ * rows), modern (the 2026-07-28 row alone, under a minute), bridge, reload, hot (dev --hot's heap),
+ * replicas (sessions on Redis: throughput with 1-3 replicas, the cost of a restore; needs redis-server).
  * A partial run prints its report to stdout and leaves bench/results/ alone, so that latest.* always
  * comes from one full run: `BENCH_ONLY=modern npm run bench`.
  */
@@ -14,6 +15,7 @@ import { runBridge, type BridgeRow } from './bridge.js';
 import { machine, ms, table } from './lib.js';
 import { overheadTable, runModern, runOverhead, type OverheadRow } from './overhead.js';
 import { DEV_VARIANT, HOT_VARIANT, runHotMemory, runReload, SAVE_GAP_MS, SLOW_VARIANT, type HotMemoryRow, type ReloadRow } from './reload.js';
+import { CLIENTS, HELD_MEMORY, HELD_MEMORY_FIRST, HELD_REDIS, HELD_TOUCH, MEMORY_VARIANT, REDIS_GET, replicasTable, RESTORED, runReplicas, type ReplicasResult } from './replicas.js';
 import { ratioChart } from './svg.js';
 
 const quick = process.argv.includes('--quick');
@@ -21,7 +23,7 @@ const out = resolve(import.meta.dirname, 'results');
 const host = machine();
 const where = `${host.cpu} ×${host.cores}, Node ${host.node}`;
 
-const PARTS = ['overhead', 'modern', 'bridge', 'reload', 'hot'] as const;
+const PARTS = ['overhead', 'modern', 'bridge', 'reload', 'hot', 'replicas'] as const;
 const only = process.env['BENCH_ONLY']?.split(',').map((p) => p.trim()).filter(Boolean);
 const unknown = only?.filter((p) => !(PARTS as readonly string[]).includes(p)) ?? [];
 if (unknown.length > 0) {
@@ -39,6 +41,10 @@ const HOT_WARMUP = quick ? 10 : 20;
 const HOT_RELOADS = quick ? 50 : 500;
 const hotMemory: HotMemoryRow[] = [];
 if (runs('hot')) for (const lang of quick ? (['js'] as const) : (['js', 'ts'] as const)) hotMemory.push(await runHotMemory(lang, HOT_WARMUP, HOT_RELOADS));
+const replicas: ReplicasResult | undefined = runs('replicas') ? await runReplicas(quick) : undefined;
+const replicaRows = replicas?.rows ?? [];
+const replicaRow = (scenario: 'throughput' | 'latency', variant: string) => replicaRows.find((r) => r.scenario === scenario && r.variant === variant);
+const usOf = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? 'n/a' : n >= 1000 ? `${(n / 1000).toFixed(2)} ms` : `${n.toFixed(0)} µs`);
 
 const bare = (lang: string) => reload.find((r) => r.lang === lang && r.variant === 'bare nodemon')!;
 const plainDev = (lang: string) => reload.find((r) => r.lang === lang && r.variant === DEV_VARIANT)!;
@@ -132,6 +138,20 @@ const report = [
         `The dev --hot process runs with --expose-gc; the fixture's \`heap\` tool runs in it (the entry is evaluated in the dev process), calls global.gc() twice and answers process.memoryUsage().heapUsed; each reading is the lowest of three. The heap is read after the warm-up reloads and again after the reloads that follow; growth is the difference. Each reload is a save of the tools module, then polling every 5 ms until the new version answers (bounded at 30 s, the whole run at 10 min); the p50/p95 here are over those reloads, one variant alone, so they are a check, not a comparison. Saves are at least ${SAVE_GAP_MS} ms apart: dev's watcher (chokidar) drops a second change of the same file within 50 ms of the previous one, and a hot reload answers sooner than that.`,
         '',
       ]),
+  ...(replicas === undefined
+    ? []
+    : replicas.skipped !== undefined
+      ? ['## Replicas on Redis', '', `Not run: ${replicas.skipped}. Install redis-server (Debian: \`apt-get install redis-server\`) and run \`BENCH_ONLY=replicas npm run bench\`.`, '']
+      : [
+          `## Replicas on Redis: throughput, and the cost of a session another replica opened${quick ? ' (quick)' : ''}`,
+          '',
+          replicasTable(replicaRows),
+          '',
+          `Throughput: ${CLIENTS} clients in this process, each on its own 2025-era Streamable HTTP session, call \`tools/call echo\` as fast as they can through one round-robin proxy without affinity (a node:http child process, keep-alive to the replicas), so consecutive calls of a session land on different replicas. Replicas are \`serve()\` processes (dist/, one shared McpServer) on one redis-server (MCP_REDIS_URL); "${MEMORY_VARIANT}" has no MCP_REDIS_URL and sits behind the same proxy. The variants run in alternating blocks (${CLIENTS} × ${quick ? 50 : 100} calls each); calls/s is over the timed blocks, median and p99 are per call with ${CLIENTS} in flight. Before timing, every replica of a group has served (and so restored) every session, so the timed calls find their sessions held: the Redis commands column, counted by redis-server (INFO commandstats) during each variant's blocks, shows how rarely a held session reaches Redis (a TTL touch, PEXPIRE, at most once per tenth of the TTL per session and replica, not awaited). This machine has ${host.cores} cores shared by the clients, the proxy, the replicas and redis-server: more replicas cannot add CPU here, so the 2- and 3-replica rows show what spreading sessions over processes costs, not what scaling out gains.`,
+          '',
+          `Per-request cost of Redis: one call at a time, sent straight to a replica (no proxy), on fresh sessions, the variants interleaved call by call. "${HELD_MEMORY_FIRST}" and "${HELD_MEMORY}" are the first and second echo calls on a session of the in-memory replica (its \`initialized\` notification sent between them, so that, as on replica 0, the first call is the first request its transport sees after the initialize). On Redis, a session is opened on replica 0 and its \`initialized\` notification goes to replica 1 (which restores it there, untimed), as a round-robin proxy would send it; then "${HELD_TOUCH}" is replica 0's first call on it (timed next to the in-memory first call, in alternating order, as are the second calls), when its TTL touch is due (PEXPIRE, sent without waiting); "${RESTORED}" is a call on replica 2, which has never seen the session (GET, a transport rebuilt with the initialize and initialized replayed into it, a touch, then the call, whose answer also carries the tools/list_changed a restore sends); "${HELD_REDIS}" is replica 0's second call (no touch due). "${REDIS_GET}" is a GET of the session's key from this process over a plain socket, for scale. Ratios: restored ÷ held on Redis ${times(replicaRow('latency', RESTORED)?.ratio)} (p99 ${times(replicaRow('latency', RESTORED)?.ratioP99)}), ${usOf(replicaRow('latency', RESTORED)?.median)} against ${usOf(replicaRow('latency', HELD_REDIS)?.median)}; held on Redis ÷ in memory ${times(replicaRow('latency', HELD_REDIS)?.ratio)}, with the touch due ${times(replicaRow('latency', HELD_TOUCH)?.ratio)}. Redis commands per sample (a session opened, restored on two replicas, called three times, GET once from here, deleted): ${replicas.perSample}.`,
+          '',
+        ]),
 ].join('\n');
 
 // Lower is better on every bar; each target is the issue's goal for that ratio.
@@ -174,6 +194,13 @@ for (const row of hotMemory) {
   // The goal is per 500 reloads: a shorter (quick) run is scaled up to 500.
   bars.push({ label: `heap growth (${row.lang}), ${row.reloads} hot reloads ÷ ${mib(HOT_HEAP_TARGET * (row.reloads / 500))}`, ratio: row.growth / (HOT_HEAP_TARGET * (row.reloads / 500)), target: 1 });
 }
+for (const row of replicaRows.filter((r) => r.scenario === 'throughput' && r.variant !== MEMORY_VARIANT)) {
+  if (row.ratio) bars.push({ label: `in memory ÷ ${row.variant}, calls/s`, ratio: 1 / row.ratio });
+}
+for (const variant of [HELD_REDIS, RESTORED]) {
+  const row = replicaRow('latency', variant);
+  if (row?.ratio) bars.push({ label: `${variant === RESTORED ? 'restored ÷ held on Redis' : 'held on Redis ÷ in memory'}, latency`, ratio: row.ratio });
+}
 const svg = ratioChart(bars, `mcp-http-transport ratios (lower is better; tick = target) · ${where}`);
 
 process.stdout.write(`${report}\n`);
@@ -183,7 +210,7 @@ if (partial) {
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'latest.md'), report);
   writeFileSync(join(out, 'latest.svg'), svg);
-  writeFileSync(join(out, 'latest.json'), `${JSON.stringify({ machine: host, quick, date: new Date().toISOString(), overhead, bridge, reload, hotMemory }, null, 2)}\n`);
+  writeFileSync(join(out, 'latest.json'), `${JSON.stringify({ machine: host, quick, date: new Date().toISOString(), overhead, bridge, reload, hotMemory, replicas: replicaRows }, null, 2)}\n`);
 }
 
 function times(r: number | undefined): string {
