@@ -1,0 +1,445 @@
+import { redactUrl } from '../config.js';
+import { ConfigError, LifecycleError, StoreUnavailableError } from '../errors.js';
+import type { JSONRPCMessage } from '../jsonrpc.js';
+import type { Logger } from '../log.js';
+import type { RedisClientLike } from './redis-store.js';
+
+/** The SDK's stream id: `_GET_stream` for a session's standalone GET stream, a UUID for a POST's SSE stream. */
+export type StreamId = string;
+/** What the SDK writes as an SSE event's `id:`, and a client sends back as `Last-Event-ID`. */
+export type EventId = string;
+
+/**
+ * The SDK's `EventStore` (resumability of Streamable HTTP), as both lines declare it: `@modelcontextprotocol/sdk`
+ * 1.x (`server/webStandardStreamableHttp`) and `@modelcontextprotocol/server` 2.x. Structural, so that this
+ * package's types name neither line.
+ */
+export interface EventStore {
+  storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId>;
+  getStreamIdForEventId?(eventId: EventId): Promise<StreamId | undefined>;
+  replayEventsAfter(lastEventId: EventId, { send }: { send: (eventId: EventId, message: JSONRPCMessage) => Promise<void> }): Promise<StreamId>;
+}
+
+/** How to build a {@link RedisEventStore} around a client. */
+export interface RedisEventStoreOptions {
+  /**
+   * The client; it may be the one of a `RedisSessionStore`. The store connects it if it is not open, and
+   * listens to its `error` events. `close()` closes it only if the store created it ({@link RedisEventStore.connect}).
+   * Create it with `disableOfflineQueue: true`, or a call made while Redis is down waits out the whole timeout.
+   */
+  client: RedisClientLike;
+  /**
+   * Retention in time, in milliseconds: a stream's events are dropped `ttlMs` after its last event (each
+   * event restarts the stream key's TTL). The session TTL is the natural value.
+   */
+  ttlMs: number;
+  /** Retention in count: about this many latest events are kept per stream (`XADD MAXLEN ~`, so a few more). @default 1000 */
+  maxEvents?: number;
+  /** Prefix of every key: a stream lives at `${prefix}events:${sessionId}:${streamId}` ({@link RedisEventStore.forSession}). @default 'mcp:' */
+  prefix?: string;
+  /** How long a call may wait for Redis before it rejects with a {@link StoreUnavailableError}. @default 1000 */
+  timeoutMs?: number;
+  /** For messages and logs; credentials are removed. @default 'redis://' */
+  url?: string;
+  /** Client errors go to `debug`; losing Redis to `warn` (once per outage), getting it back to `info`. @default silent */
+  log?: Logger;
+}
+
+/** Options of {@link RedisEventStore.connect}: those of the store, less the client it creates. */
+export type RedisEventStoreConnectOptions = Omit<RedisEventStoreOptions, 'client' | 'url'> & {
+  /** How long `connect` waits for the first connection before it resolves anyway. @default 1000 */
+  connectWaitMs?: number;
+};
+
+export const DEFAULT_REDIS_EVENT_STORE_OPTIONS = Object.freeze({ prefix: 'mcp:', timeoutMs: 1000, url: 'redis://', connectWaitMs: 1000, maxEvents: 1000 });
+
+/**
+ * A `Last-Event-ID` that cannot be resumed from: garbled, naming no stream there ever was, or naming an
+ * event that is no longer stored while later ones are (more than `maxEvents` came after it: some are lost).
+ * The SDK answers such a resume with an HTTP error (400 when `getStreamIdForEventId` refuses it).
+ */
+export class UnknownEventError extends Error {
+  override readonly name = 'UnknownEventError';
+  constructor(
+    readonly eventId: string,
+    readonly reason: 'garbled' | 'unknown' | 'gone',
+  ) {
+    const why = { garbled: 'is not an event id of this store', unknown: 'names no stream of this session', gone: 'is no longer stored (more events than the store keeps came after it)' }[reason];
+    super(`Last-Event-ID ${JSON.stringify(eventId.length > 80 ? `${eventId.slice(0, 80)}…` : eventId)} ${why}`);
+  }
+}
+
+/** Entries read per XRANGE while replaying. */
+const BATCH = 100;
+/** The longest stream id an event id may carry (it comes back in a header; keys stay small). */
+const MAX_STREAM_ID = 200;
+const ENTRY_ID = /^(\d{1,20})-(\d{1,20})$/;
+/** The one field of each entry: the message as JSON. */
+const FIELD = 'm';
+
+const SILENT: Logger = { level: 'error', error() {}, warn() {}, info() {}, debug() {} };
+
+/** Where a `Last-Event-ID` leads: the entries to send are those after `after`, or the whole stream when it is undefined. */
+type Located = { state: 'resume'; streamId: StreamId; key: string; after: string | undefined } | { state: 'refused'; error: UnknownEventError };
+
+/**
+ * Resumability across replicas: the SDK's `EventStore` on Redis, so that a client's `Last-Event-ID` works on
+ * any replica. One Redis stream per SDK stream (`XADD ... MAXLEN ~ maxEvents`), whose key expires `ttlMs`
+ * after its last event; an event id is `${streamId}|${redisEntryId}`, so a replay reads the right stream
+ * from just after that entry.
+ *
+ * The SDK names every session's standalone GET stream `_GET_stream`, so a store shared by sessions must be
+ * scoped: give each session's transport {@link forSession}`(sessionId)`. Used directly, the store keys
+ * streams by stream id alone (`${prefix}events:${streamId}`), which fits one transport per store.
+ *
+ * A `Last-Event-ID` resumes when its event is still stored. It also resumes when its whole stream expired
+ * (nothing stored there for `ttlMs`, as on a quiet GET stream): nothing kept is after it, or, when the stream
+ * has started afresh since (Redis 7+ tells), all of the new one is; a client away longer than `ttlMs` after
+ * a stream's last event misses those events. Otherwise (garbled, never a stream of this session, or trimmed
+ * by `maxEvents` while later events remain) `getStreamIdForEventId` answers undefined (the SDK: 400) and
+ * `replayEventsAfter` rejects with {@link UnknownEventError}. Every call is bounded: when Redis does not
+ * answer within `timeoutMs`, it rejects with a {@link StoreUnavailableError}; the client reconnects by itself.
+ */
+export class RedisEventStore implements EventStore {
+  readonly prefix: string;
+  readonly ttlMs: number;
+  readonly maxEvents: number;
+  readonly timeoutMs: number;
+  /** The Redis URL, without credentials. */
+  readonly url: string;
+  private readonly client: RedisClientLike;
+  private readonly log: Logger;
+  private owned = false;
+  private state: 'connecting' | 'up' | 'down' | 'closed' = 'connecting';
+  private lastError: Error | undefined;
+  private closing: Promise<void> | undefined;
+
+  private readonly onError = (error: Error) => {
+    this.lastError = error;
+    this.log.debug(`redis events: ${this.url}: ${oneLine(error)}`);
+    if (this.state === 'up' && !this.client.isReady) {
+      this.state = 'down';
+      this.log.warn(`Redis at ${this.url} is unreachable (${oneLine(error)}): streams cannot be resumed until it is back; reconnecting`);
+    }
+  };
+
+  private readonly onReady = () => {
+    if (this.state === 'down') this.log.info(`Redis at ${this.url} is back: streams can be resumed again`);
+    if (this.state !== 'closed') this.state = 'up';
+  };
+
+  /** @throws ConfigError when `ttlMs`, `maxEvents`, `timeoutMs` or `prefix` is not usable, naming it */
+  constructor(options: RedisEventStoreOptions) {
+    const { client, ttlMs, maxEvents, prefix, timeoutMs, url, log } = { ...DEFAULT_REDIS_EVENT_STORE_OPTIONS, ...stripUndefined(options) };
+    for (const [name, value] of [['ttlMs', ttlMs], ['maxEvents', maxEvents], ['timeoutMs', timeoutMs]] as const) {
+      if (!Number.isSafeInteger(value) || value <= 0) throw ConfigError.of('INVALID_OPTION', name, `${name}=${value} must be a positive whole number${name === 'maxEvents' ? '' : ' of milliseconds'}`);
+    }
+    if (typeof prefix !== 'string') throw ConfigError.of('INVALID_OPTION', 'prefix', `prefix=${String(prefix)} must be a string`);
+    this.client = client;
+    this.ttlMs = ttlMs;
+    this.maxEvents = maxEvents;
+    this.prefix = prefix;
+    this.timeoutMs = timeoutMs;
+    this.url = redactUrl(url);
+    this.log = log ?? SILENT;
+    client.on('error', this.onError);
+    client.on('ready', this.onReady);
+    if (client.isReady) this.state = 'up';
+    else if (!client.isOpen) client.connect().catch((error: Error) => this.log.debug(`redis events: ${this.url}: connect: ${oneLine(error)}`));
+  }
+
+  /**
+   * Load the `redis` package, create a client for `url` and a store around it. Waits up to `connectWaitMs`
+   * for the first connection and resolves either way (calls reject with {@link StoreUnavailableError} until
+   * Redis answers; a `warn` says so).
+   * @throws ConfigError when the `redis` package is not installed, the URL is not usable, or an option is bad
+   */
+  static async connect(url: string, options: RedisEventStoreConnectOptions): Promise<RedisEventStore> {
+    const shown = redactUrl(url);
+    const redis = await import('redis').catch((error: Error) => {
+      throw ConfigError.of('INVALID_OPTION', 'MCP_REDIS_URL', `MCP_REDIS_URL is set but the redis package could not be loaded (${oneLine(error)}): npm install redis`, error);
+    });
+    let client: RedisClientLike;
+    try {
+      client = redis.createClient({
+        url,
+        disableOfflineQueue: true,
+        RESP: 2,
+        socket: { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
+      }) as unknown as RedisClientLike;
+    } catch (error) {
+      throw ConfigError.of('INVALID_OPTION', 'MCP_REDIS_URL', `MCP_REDIS_URL=${shown} is not usable: ${oneLine(error)}`, error);
+    }
+    let store: RedisEventStore;
+    try {
+      store = new RedisEventStore({ ...options, client, url });
+    } catch (error) {
+      client.destroy();
+      throw error;
+    }
+    store.owned = true;
+    if (!(await store.ready(options.connectWaitMs ?? DEFAULT_REDIS_EVENT_STORE_OPTIONS.connectWaitMs))) {
+      store.state = 'down';
+      const reason = store.lastError ? ` (${oneLine(store.lastError)})` : '';
+      store.log.warn(`Redis at ${store.url} did not answer${reason}: streams cannot be resumed until it does; reconnecting`);
+    }
+    return store;
+  }
+
+  /** True while the connection to Redis is up. */
+  get available(): boolean {
+    return this.state !== 'closed' && this.client.isReady;
+  }
+
+  /** Wait until the client is connected, at most `timeoutMs`. @returns whether it is */
+  ready(timeoutMs = this.timeoutMs): Promise<boolean> {
+    if (this.available) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        this.client.off('ready', onReady);
+        resolve(value);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(this.available), timeoutMs);
+      this.client.on('ready', onReady);
+    });
+  }
+
+  /**
+   * The event store of one session, for its transport's `eventStore` option: its streams live at
+   * `${prefix}events:${sessionId}:${streamId}`, so sessions never see each other's events (each has a
+   * `_GET_stream`), and a `Last-Event-ID` only ever reads the session it was sent to.
+   */
+  forSession(sessionId: string): EventStore {
+    if (typeof sessionId !== 'string' || sessionId === '') throw new TypeError('RedisEventStore.forSession: sessionId must be a non-empty string');
+    const scope = `${sessionId}:`;
+    return {
+      storeEvent: (streamId, message) => this.store(scope, streamId, message),
+      getStreamIdForEventId: (eventId) => this.streamIdOf(scope, eventId),
+      replayEventsAfter: (lastEventId, { send }) => this.replay(scope, lastEventId, send),
+    };
+  }
+
+  /** Append `message` to its stream (trimmed to about `maxEvents`), restart the stream's TTL, and name the event. */
+  storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
+    return this.store('', streamId, message);
+  }
+
+  /**
+   * The stream of a `Last-Event-ID` that can be resumed from, else undefined (the SDK answers 400): see
+   * {@link replayEventsAfter} for which can. Asks Redis, since an id is only good while its event is kept.
+   */
+  getStreamIdForEventId(eventId: EventId): Promise<StreamId | undefined> {
+    return this.streamIdOf('', eventId);
+  }
+
+  /**
+   * Send, in order, every stored event of the stream of `lastEventId` that came after it, and name the
+   * stream. Priming events (the SDK's empty `{}`) are not sent again.
+   * @throws UnknownEventError when `lastEventId` cannot be resumed from
+   */
+  replayEventsAfter(lastEventId: EventId, { send }: { send: (eventId: EventId, message: JSONRPCMessage) => Promise<void> }): Promise<StreamId> {
+    return this.replay('', lastEventId, send);
+  }
+
+  /** Stop listening to the client and, if the store created it, close it. Later calls reject with a `LifecycleError`. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.state = 'closed';
+      if (this.owned) {
+        try {
+          if (this.client.isReady && this.client.close) await this.bounded(this.client.close());
+        } catch {
+          // Forced below.
+        }
+        try {
+          if (this.client.isOpen) this.client.destroy();
+        } catch {
+          // Already closed.
+        }
+      }
+      this.client.off('error', this.onError);
+      this.client.off('ready', this.onReady);
+    })();
+    return this.closing;
+  }
+
+  private key(scope: string, streamId: StreamId): string {
+    return `${this.prefix}events:${scope}${streamId}`;
+  }
+
+  private async store(scope: string, streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
+    if (typeof streamId !== 'string' || streamId === '' || streamId.includes('|') || streamId.length > MAX_STREAM_ID) {
+      throw new TypeError(`RedisEventStore: stream id ${JSON.stringify(streamId)} must be a non-empty string without '|', at most ${MAX_STREAM_ID} characters`);
+    }
+    const key = this.key(scope, streamId);
+    // Sent together on the one connection, so PEXPIRE reaches Redis after the XADD that creates the key.
+    const [entryId] = await this.commands([
+      ['XADD', key, 'MAXLEN', '~', String(this.maxEvents), '*', FIELD, JSON.stringify(message)],
+      ['PEXPIRE', key, String(this.ttlMs)],
+    ]);
+    return `${streamId}|${String(entryId)}`;
+  }
+
+  private async streamIdOf(scope: string, eventId: EventId): Promise<StreamId | undefined> {
+    const located = await this.locate(scope, eventId);
+    return located.state === 'resume' ? located.streamId : undefined;
+  }
+
+  private async replay(scope: string, lastEventId: EventId, send: (eventId: EventId, message: JSONRPCMessage) => Promise<void>): Promise<StreamId> {
+    const located = await this.locate(scope, lastEventId);
+    if (located.state === 'refused') throw located.error;
+    const { streamId, key } = located;
+    for (let after = located.after; ; ) {
+      const entries = (await this.command(['XRANGE', key, after === undefined ? '-' : nextEntryId(after), '+', 'COUNT', String(BATCH)])) as unknown[];
+      for (const entry of entries) {
+        const [id, fields] = entry as [unknown, unknown[]];
+        after = String(id);
+        const message = this.message(key, after, fields);
+        if (message) await send(`${streamId}|${after}`, message);
+      }
+      if (entries.length < BATCH) return streamId;
+    }
+  }
+
+  /**
+   * Where `eventId` leads, or why it cannot be resumed from. Each event restarts its stream's TTL, so a stream
+   * expires no sooner than `ttlMs` after any of its events: a cursor whose stream is gone (or was started over
+   * since) is at least that old, else it names a stream that never was.
+   */
+  private async locate(scope: string, eventId: EventId): Promise<Located> {
+    const refuse = (reason: UnknownEventError['reason']): Located => ({ state: 'refused', error: new UnknownEventError(String(eventId), reason) });
+    if (typeof eventId !== 'string') return refuse('garbled');
+    const cut = eventId.lastIndexOf('|');
+    const streamId = cut > 0 ? eventId.slice(0, cut) : '';
+    const entryId = eventId.slice(cut + 1);
+    const cursor = parseEntryId(entryId);
+    if (!streamId || streamId.length > MAX_STREAM_ID || !cursor) return refuse('garbled');
+    const key = this.key(scope, streamId);
+    const [entries, exists] = await this.commands([
+      ['XRANGE', key, entryId, entryId],
+      ['EXISTS', key],
+    ]);
+    if ((entries as unknown[]).length > 0) return { state: 'resume', streamId, key, after: entryId };
+    const oldEnough = (ms: bigint) => cursor[0] + BigInt(this.ttlMs) <= ms;
+    // No stream: expired as a whole (so nothing kept is after the cursor), or never there.
+    if (Number(exists) === 0) return oldEnough(BigInt(Date.now())) ? { state: 'resume', streamId, key, after: entryId } : refuse('unknown');
+    // A stream without the cursor's entry: trimmed away (events after it are lost), or the cursor's stream
+    // expired and this one started afresh after it: Redis 7's XINFO tells, as nothing ever left this one.
+    const info = await this.command(['XINFO', 'STREAM', key]).catch((error: unknown) => {
+      if (error instanceof StoreUnavailableError && isErrorReply(error.cause)) return undefined;
+      throw error;
+    });
+    const first = parseEntryId(String((infoField(info, 'first-entry') as unknown[] | null | undefined)?.[0]));
+    const added = infoField(info, 'entries-added');
+    if (first && added !== undefined && Number(added) === Number(infoField(info, 'length')) && compareEntryIds(cursor, first) < 0 && oldEnough(first[0])) {
+      return { state: 'resume', streamId, key, after: undefined };
+    }
+    return refuse('gone');
+  }
+
+  /** The message of one entry, or undefined for a priming event or an entry this store did not write. */
+  private message(key: string, entryId: string, fields: unknown[]): JSONRPCMessage | undefined {
+    const at = Array.isArray(fields) ? fields.findIndex((f, i) => i % 2 === 0 && String(f) === FIELD) : -1;
+    try {
+      if (at < 0) throw new Error(`no ${FIELD} field`);
+      const message = JSON.parse(String(fields[at + 1])) as unknown;
+      if (message === null || typeof message !== 'object' || Array.isArray(message)) throw new Error('not an object');
+      // The SDK's priming event ({}) only gives a client its first cursor; it is no message to send again.
+      return Object.keys(message).length === 0 ? undefined : (message as JSONRPCMessage);
+    } catch (error) {
+      this.log.debug(`redis events: skipped entry ${entryId} of ${key}: ${oneLine(error)}`);
+      return undefined;
+    }
+  }
+
+  private async command(args: string[]): Promise<unknown> {
+    return (await this.commands([args]))[0];
+  }
+
+  /** Commands sent together (pipelined on the one connection), bounded as one; every failure becomes a StoreUnavailableError. */
+  private async commands(list: string[][]): Promise<unknown[]> {
+    if (this.state === 'closed') throw new LifecycleError('CLOSED', `the Redis event store for ${this.url} is closed`);
+    let pending: Promise<unknown>[];
+    try {
+      pending = list.map((args) => this.client.sendCommand(args));
+    } catch (error) {
+      throw this.unavailable(list[0]![0]!, error);
+    }
+    try {
+      return await this.bounded(Promise.all(pending));
+    } catch (error) {
+      throw this.unavailable(list[0]![0]!, error);
+    } finally {
+      for (const p of pending) p.catch(() => undefined);
+    }
+  }
+
+  private unavailable(command: string, error: unknown): StoreUnavailableError {
+    if (error instanceof StoreUnavailableError) return error;
+    if (isErrorReply(error)) return new StoreUnavailableError(`Redis at ${this.url} answered ${command} with an error: ${oneLine(error)}`, { cause: error });
+    const reason = !this.client.isReady && this.lastError ? this.lastError : error;
+    return new StoreUnavailableError(`Redis at ${this.url} is unreachable (${oneLine(reason)})`, { cause: error });
+  }
+
+  private async bounded<T>(pending: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreUnavailableError(`Redis at ${this.url} did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([pending, timeout]);
+    } finally {
+      clearTimeout(timer);
+      pending.catch(() => undefined);
+    }
+  }
+}
+
+/** A Redis stream entry id, `ms-seq`, as numbers; undefined when it is not one. */
+function parseEntryId(id: string): [bigint, bigint] | undefined {
+  const parsed = ENTRY_ID.exec(id);
+  if (!parsed) return undefined;
+  const ms = BigInt(parsed[1]!);
+  const seq = BigInt(parsed[2]!);
+  return ms < 2n ** 64n && seq < 2n ** 64n ? [ms, seq] : undefined;
+}
+
+function compareEntryIds(a: [bigint, bigint], b: [bigint, bigint]): number {
+  return a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] === b[1] ? 0 : a[1] < b[1] ? -1 : 1;
+}
+
+/** A field of an XINFO STREAM reply: a flat list of names and values (RESP2), or a map (RESP3). */
+function infoField(reply: unknown, name: string): unknown {
+  if (Array.isArray(reply)) {
+    for (let i = 0; i + 1 < reply.length; i += 2) if (String(reply[i]) === name) return reply[i + 1];
+    return undefined;
+  }
+  if (reply instanceof Map) return reply.get(name);
+  return reply !== null && typeof reply === 'object' ? (reply as Record<string, unknown>)[name] : undefined;
+}
+
+/** The smallest entry id after `id` (XRANGE's exclusive `(` needs Redis 6.2; this works on every version with streams). */
+function nextEntryId(id: string): string {
+  const [ms, seq] = id.split('-') as [string, string];
+  const next = BigInt(seq) + 1n;
+  return next < 2n ** 64n ? `${ms}-${next}` : `${BigInt(ms) + 1n}-0`;
+}
+
+/** node-redis's `ErrorReply` (and its subclasses): Redis answered, with an error such as WRONGTYPE or NOAUTH. */
+function isErrorReply(error: unknown): boolean {
+  for (let proto = error === null || typeof error !== 'object' ? null : Object.getPrototypeOf(error); proto; proto = Object.getPrototypeOf(proto)) {
+    if ((proto as { constructor?: { name?: string } }).constructor?.name === 'ErrorReply') return true;
+  }
+  return false;
+}
+
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message || error.name : String(error);
+  return message.split('\n')[0]!;
+}
+
+function stripUndefined<T extends object>(options: T): T {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as T;
+}
