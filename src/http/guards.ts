@@ -192,7 +192,11 @@ export function errorHandler(log: Logger, maxBodyBytes: number): ErrorRequestHan
         return sendJsonRpcError(res, 415, -32000, `Unsupported Media Type: ${err.message ?? 'bad charset or encoding'}`);
     }
     // The shared session store (Redis) did not answer in time: a clear 503 the client may retry, never a hang.
-    if ((err as { code?: string }).code === 'STORE_UNAVAILABLE') return sendJsonRpcError(res, 503, -32000, `Service Unavailable: ${err.message}`, { 'Retry-After': '1' });
+    if ((err as { code?: string }).code === 'STORE_UNAVAILABLE') {
+      // Where the store is (host, port) is for the operator's log, not for clients.
+      log.warn(err.message ?? 'the session store is unavailable');
+      return sendJsonRpcError(res, 503, -32000, 'Service Unavailable: the session store (Redis) does not answer; retry shortly', { 'Retry-After': '1' });
+    }
     const status = err.status ?? 500;
     if (status >= 400 && status < 500) return sendJsonRpcError(res, status, -32000, err.message ?? 'Bad Request');
     log.error(`request failed: ${err.message ?? String(err)}`);

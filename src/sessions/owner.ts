@@ -66,6 +66,7 @@ export class SessionOwner {
   /** This owner among the replicas, so that it can tell its own broadcasts from the others'. */
   private readonly replica = randomUUID();
   private readonly endedElsewhere = new WeakSet<SessionTransport>();
+  private readonly stopRecovery: (() => void) | undefined;
   private readonly expired = new WeakSet<SessionTransport>();
   private readonly replays = new InternalRequests('mcp-http-transport/restore-', REPLAY_TIMEOUT_MS);
   private readonly sweeper: NodeJS.Timeout;
@@ -81,6 +82,15 @@ export class SessionOwner {
       if (idle.length > 0) options.log.debug(`closed ${idle.length} idle session(s)`);
     }, Math.min(options.ttlMs / 4, 60_000));
     this.sweeper.unref();
+    this.stopRecovery = options.store?.onRecovered?.(() => void this.saveAgain());
+  }
+
+  /** The store is back after an outage, maybe empty: save every session this process holds again. */
+  private async saveAgain(): Promise<void> {
+    const store = this.options.store!;
+    const held = this.registry.all().filter((s) => s.activity.kept);
+    await Promise.all(held.map((s) => store.set(s.activity.kept!).catch((e: Error) => this.options.log.debug(`session store: ${e.message}`))));
+    if (held.length > 0) this.options.log.info(`saved ${held.length} session(s) again after the store came back`);
   }
 
   /** Hear the other replicas: a session ended there ends here too; their notifications reach our sessions. */
@@ -178,8 +188,8 @@ export class SessionOwner {
    */
   async openStreamable(params: InitializeParams, principal: string | undefined): Promise<SessionTransport<StreamableTransport>> {
     const id = randomUUID();
-    await this.save(id, 'streamable', params, principal);
-    const transport = this.streamable(id, principal, 'opened');
+    const kept = await this.save(id, 'streamable', params, principal);
+    const transport = this.streamable(id, principal, 'opened', kept);
     await this.options.connect(transport);
     return transport;
   }
@@ -203,7 +213,7 @@ export class SessionOwner {
     const transport = this.track(new SessionTransport(new SseServerTransport(SSE_MESSAGES_PATH, res, restoring?.id ?? randomUUID())));
     const id = transport.inner.sessionId;
     // The stream is the session: it counts as open for as long as the session lives.
-    const session: LiveSession = { id, kind: 'sse', transport, activity: { last: Date.now(), streams: 1 }, principal };
+    const session: LiveSession = { id, kind: 'sse', transport, activity: { last: Date.now(), streams: 1, kept: restoring }, principal };
     // Registered only once restored, so that POSTs waiting for this session find it whole.
     if (!restoring) this.register(session);
     await this.options.connect(transport);
@@ -234,7 +244,7 @@ export class SessionOwner {
   /** A message a legacy SSE client posted to its session. An `initialize` is saved first (dev mode). */
   async post(session: Extract<LiveSession, { kind: 'sse' }>, message: JSONRPCMessage, extra: MessageExtraInfo): Promise<void> {
     session.activity.last = Date.now();
-    if (isInitializeRequest(message)) await this.save(session.id, 'sse', message.params, session.principal);
+    if (isInitializeRequest(message)) session.activity.kept = await this.save(session.id, 'sse', message.params, session.principal);
     session.transport.receive(message, extra);
   }
 
@@ -273,6 +283,7 @@ export class SessionOwner {
   async close(): Promise<void> {
     this.draining = true;
     clearInterval(this.sweeper);
+    this.stopRecovery?.();
     await this.registry.closeAll();
   }
 
@@ -313,8 +324,17 @@ export class SessionOwner {
     const store = this.options.store;
     const now = Date.now();
     if (!store?.touch || now - (session.activity.stored ?? now - this.options.ttlMs) < this.options.ttlMs / 10) return;
-    session.activity.stored = now;
-    store.touch(session.id).catch((e: Error) => this.options.log.debug(`session store: ${e.message}`));
+    const { activity } = session;
+    activity.stored = now;
+    store
+      .touch(session.id)
+      // Lost by the store (Redis restarted empty): saved again from what this replica kept, so the others find it.
+      .then((found) => (found || !activity.kept ? undefined : store.set(activity.kept)))
+      .catch((e: Error) => {
+        // Tried again on the next request: the store may be back by then.
+        activity.stored = undefined;
+        this.options.log.debug(`session store: ${e.message}`);
+      });
   }
 
   /** Make a session findable, unless its transport closed meanwhile (a client gone while it was opened). */
@@ -323,14 +343,14 @@ export class SessionOwner {
   }
 
   /** A Streamable HTTP transport under `id`, registered once its initialize (the client's, or our replay) is accepted. */
-  private streamable(id: string, principal: string | undefined, how: 'opened' | 'restored'): SessionTransport<StreamableTransport> {
+  private streamable(id: string, principal: string | undefined, how: 'opened' | 'restored', kept: StoredSession): SessionTransport<StreamableTransport> {
     const transport: SessionTransport<StreamableTransport> = this.track(
       new SessionTransport(
         this.options.sdk.streamable({
           sessionIdGenerator: () => id,
           keepAliveMs: this.options.keepAliveMs,
           onsessioninitialized: (sessionId) => {
-            this.register({ id: sessionId, kind: 'streamable', transport, activity: { last: Date.now(), streams: 0 }, principal });
+            this.register({ id: sessionId, kind: 'streamable', transport, activity: { last: Date.now(), streams: 0, kept }, principal });
             this.options.log.debug(`session ${sessionId} ${how} (streamable http)`);
           },
         }),
@@ -353,7 +373,7 @@ export class SessionOwner {
   private async restore(id: string): Promise<LiveSession | undefined> {
     const stored = await this.options.store?.get(id);
     if (stored?.kind !== 'streamable') return undefined;
-    const transport = this.streamable(stored.id, stored.principal, 'restored');
+    const transport = this.streamable(stored.id, stored.principal, 'restored', stored);
     await this.options.connect(transport);
     // The replay goes through the SDK transport's own entry, which must see the handshake to accept the session.
     const post = (message: JSONRPCMessage, headers: Record<string, string>) =>
@@ -394,8 +414,10 @@ export class SessionOwner {
     return !transport.closed;
   }
 
-  private async save(id: string, kind: StoredSession['kind'], params: InitializeParams, principal: string | undefined): Promise<void> {
-    await this.options.store?.set({ id, kind, protocolVersion: negotiatedVersion(params.protocolVersion), initializeParams: params, createdAt: Date.now(), principal });
+  private async save(id: string, kind: StoredSession['kind'], params: InitializeParams, principal: string | undefined): Promise<StoredSession> {
+    const stored: StoredSession = { id, kind, protocolVersion: negotiatedVersion(params.protocolVersion), initializeParams: params, createdAt: Date.now(), principal };
+    await this.options.store?.set(stored);
+    return stored;
   }
 
   /** A session ended on its own (DELETE, the client went away, expiry): forget it, here and in the store. */

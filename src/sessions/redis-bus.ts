@@ -9,6 +9,9 @@ export interface ReplicaBus {
   close(): Promise<void>;
 }
 
+/** How long `subscribe` waits for Redis to confirm before it returns anyway. */
+const SUBSCRIBE_WAIT_MS = 1000;
+
 interface PubSubClient {
   connect(): Promise<unknown>;
   publish(channel: string, message: string): Promise<number>;
@@ -27,12 +30,20 @@ export async function connectRedisBus(url: string, log: Logger): Promise<Replica
   const redis = await import('redis');
   const publisher = redis.createClient({
     url,
+    // A publish while Redis is down fails at once (the message is for now or never).
     disableOfflineQueue: true,
     socket: { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
   }) as unknown as PubSubClient;
-  const subscriber = publisher.duplicate();
-  for (const client of [publisher, subscriber]) client.on('error', (error: Error) => log.debug(`redis bus: ${error.message}`));
-  await Promise.all([publisher.connect(), subscriber.connect()]).catch((error: Error) => log.warn(`redis bus: ${error.message}; reconnecting`));
+  // Subscriptions wait for the connection instead: made while Redis is down, they take effect once it is up.
+  const subscriber = redis.createClient({
+    url,
+    socket: { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
+  }) as unknown as PubSubClient;
+  for (const client of [publisher, subscriber]) {
+    client.on('error', (error: Error) => log.debug(`redis bus: ${error.message}`));
+    // node-redis keeps trying to connect until it does; nothing waits on that here.
+    client.connect().catch((error: Error) => log.debug(`redis bus: ${error.message}`));
+  }
   return {
     publish: (channel, payload) => publisher.publish(channel, JSON.stringify(payload)),
     async subscribe(channel, listener) {
@@ -43,8 +54,13 @@ export async function connectRedisBus(url: string, log: Logger): Promise<Replica
           log.debug(`redis bus: ${channel}: ${(error as Error).message}`);
         }
       };
-      await subscriber.subscribe(channel, onMessage);
+      const subscribed = subscriber.subscribe(channel, onMessage).catch((error: Error) => log.debug(`redis bus: cannot listen on ${channel}: ${error.message}`));
+      // Listening before anything is sent here, when Redis is up; when it is down, the subscription waits for it.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([subscribed, new Promise((resolve) => (timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS)))]);
+      clearTimeout(timer);
       return async () => {
+        await subscribed;
         await subscriber.unsubscribe(channel, onMessage).catch(() => undefined);
       };
     },

@@ -85,9 +85,20 @@ export class RedisSessionStore implements SessionStore {
   };
 
   private readonly onReady = () => {
-    if (this.state === 'down') this.log.info(`Redis at ${this.url} is back`);
+    const back = this.state === 'down';
+    if (back) this.log.info(`Redis at ${this.url} is back`);
     if (this.state !== 'closed') this.state = 'up';
+    // It may have come back empty (no persistence, a failover): those who hold sessions save them again.
+    if (back) for (const listener of this.recoveries) listener();
   };
+
+  private readonly recoveries = new Set<() => void>();
+
+  /** Call `listener` each time Redis is reachable again after an outage. @returns how to stop */
+  onRecovered(listener: () => void): () => void {
+    this.recoveries.add(listener);
+    return () => this.recoveries.delete(listener);
+  }
 
   /** @throws ConfigError when `ttlMs`, `timeoutMs` or `prefix` is not usable, naming it */
   constructor(options: RedisSessionStoreOptions) {
@@ -176,9 +187,12 @@ export class RedisSessionStore implements SessionStore {
     await this.command(['DEL', this.key(id)]);
   }
 
-  /** Restart a session's TTL (a session in use must not expire). A session that is not stored stays absent. */
-  async touch(id: string): Promise<void> {
-    await this.command(['PEXPIRE', this.key(id), String(this.ttlMs)]);
+  /**
+   * Restart a session's TTL (a session in use must not expire). A session that is not stored stays absent.
+   * @returns false when Redis does not have it (lost with a Redis restart, say)
+   */
+  async touch(id: string): Promise<boolean> {
+    return Number(await this.command(['PEXPIRE', this.key(id), String(this.ttlMs)])) === 1;
   }
 
   /** Every stored session, found with SCAN (never KEYS, which blocks Redis), each call bounded. */

@@ -2,6 +2,7 @@ import type { Transport } from '../jsonrpc.js';
 import type { StreamableTransport } from '../sdk.js';
 import type { SessionTransport } from './session.js';
 import type { SseServerTransport } from './sse-transport.js';
+import type { StoredSession } from './store.js';
 
 /** When a session was last used, and how many of its streams are open: an idle session has none. */
 export interface Activity {
@@ -9,6 +10,8 @@ export interface Activity {
   streams: number;
   /** When a store with a TTL last heard that the session is in use. */
   stored?: number;
+  /** What the store keeps of the session, to save it again should the store lose it. */
+  kept?: StoredSession;
 }
 
 /** A live session: its id, which HTTP route it came in on, its transport, and its activity. */

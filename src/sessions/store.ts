@@ -31,8 +31,13 @@ export interface SessionStore {
   set(session: StoredSession): Promise<void>;
   delete(id: string): Promise<void>;
   list(): Promise<StoredSession[]>;
-  /** Keep a session that is in use from expiring (stores with a TTL, such as Redis). */
-  touch?(id: string): Promise<void>;
+  /**
+   * Keep a session that is in use from expiring (stores with a TTL, such as Redis).
+   * @returns false when the store does not have it (then it is saved again)
+   */
+  touch?(id: string): Promise<boolean>;
+  /** For a shared store that can be lost and come back (Redis): call `listener` when it is back. @returns how to stop */
+  onRecovered?(listener: () => void): () => void;
 }
 
 /** Sessions in memory: they survive a manager restart inside one process, not a process restart. */
