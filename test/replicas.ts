@@ -84,7 +84,8 @@ export interface Replicas {
  * A throwaway project holding the replicas' server: one McpServer per session (a factory), so that
  * `whoami` reports the client of the session that asked. (test/fixtures/server.ts shares one
  * instance, whose `getClientVersion()` is the last client that initialized on that process.)
- * Tools: `echo {text}`, `whoami`, `sleep {ms}` (answers `ms` after that long), `pid`.
+ * Tools: `echo {text}`, `whoami`, `sleep {ms}` (answers `ms` after that long), `pid`, `announce`
+ * (the manager's `notify.toolsChanged()`: every session on every replica hears `list_changed`).
  */
 export function replicaFixture(): { dir: string; entry: string } {
   const dir = emptyDir();
@@ -108,6 +109,10 @@ function build(): McpServer {
     return text(String(ms));
   });
   server.registerTool('pid', {}, async () => text(String(process.pid)));
+  server.registerTool('announce', {}, async () => {
+    manager.notify.toolsChanged();
+    return text('announced');
+  });
   return server;
 }
 const manager = await serve({ server: build });

@@ -1,4 +1,5 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { StreamableHTTPError, type StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { STREAM_HEADERS, connectClient, textOf, waitFor, within } from '../helpers.js';
 import { startRedis } from '../redis.js';
@@ -134,10 +135,15 @@ beforeAll(async () => {
   redis = await startRedis();
   cluster = await startReplicas({ count: 3, redisUrl: redis.url, env: { MCP_LOG_LEVEL: 'info' } });
   // One after another: each client's initialize, initialized and GET stream land on different replicas.
+  // Three requests a client would put every GET stream on the same replica: a ping once the stream is
+  // open moves the next client's requests on by one, so the GET streams are spread over all replicas.
   for (const name of NAMES) {
     const client = await connectClient(cluster.url, 'streamable', name);
     client.onerror = (error) => clientErrors.push(`${name}: ${error.message}`);
     clients.push(client);
+    const session = client.transport!.sessionId;
+    await waitFor(() => cluster.log.some((r) => r.method === 'GET' && r.session === session && r.status !== undefined), `${name}'s GET stream`, 10_000);
+    await client.ping(CALL);
   }
   sessions = clients.map((client) => client.transport!.sessionId!);
 }, 45_000);
@@ -166,6 +172,27 @@ describe('three replicas on Redis behind a round-robin proxy', () => {
     const calls = cluster.log.slice(since).filter((r) => r.method === 'POST' && r.status === 200);
     for (const session of sessions) expect(new Set(calls.filter((r) => r.session === session).map((r) => r.replica)).size).toBe(3);
   }, 40_000);
+
+  it('a list_changed sent on one replica reaches every client', async () => {
+    const heard = clients.map(() => 0);
+    clients.forEach((client, c) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => void heard[c]!++));
+    for (const client of clients) expect((await client.listTools(undefined, CALL)).tools.map((t) => t.name)).toContain('announce');
+    // Every client's GET stream is open (answered 200, not ended), on all three replicas (beforeAll spread
+    // them): the notification must cross Redis to reach the clients whose stream is on another replica.
+    const streams = () => sessions.map((s) => cluster.inflight().find((r) => r.method === 'GET' && r.session === s && r.status === 200));
+    const open = await waitFor(() => (streams().every((r) => r !== undefined) ? streams() : undefined), 'every client\'s GET stream open', 10_000);
+    const streamReplicas = open.map((r) => r!.replica);
+    expect(new Set(streamReplicas).size).toBe(3);
+
+    const since = cluster.log.length;
+    const sentAt = Date.now();
+    expect(textOf(await clients[0]!.callTool({ name: 'announce' }, undefined, CALL))).toBe('announced');
+    const announcedOn = cluster.log.slice(since).find((r) => r.rpc?.startsWith('tools/call:announce'))?.replica;
+    await waitFor(() => heard.every((n) => n > 0), 'every client to hear notifications/tools/list_changed', 10_000).catch((error: Error) => {
+      throw new Error(`${error.message}: heard ${JSON.stringify(heard)}, GET streams on replicas ${JSON.stringify(streamReplicas)}, announce on replica ${announcedOn}`);
+    });
+    if (process.env['REPLICAS_TIMINGS']) console.log(`list_changed: announced on replica ${announcedOn}, all 6 clients heard it within ${Date.now() - sentAt} ms (GET streams on replicas ${streamReplicas.join(',')}; heard ${heard.join(',')})`);
+  }, 30_000);
 
   it('loses only the requests in flight on a replica SIGKILLed under load, and no session', async () => {
     const victim = 1;
