@@ -2,6 +2,7 @@ import { redactUrl } from '../config.js';
 import { ConfigError, LifecycleError, StoreUnavailableError } from '../errors.js';
 import type { JSONRPCMessage } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
+import { SILENT, isErrorReply, oneLine, stripUndefined } from './redis-common.js';
 import type { RedisClientLike } from './redis-store.js';
 
 /** The SDK's stream id: `_GET_stream` for a session's standalone GET stream, a UUID for a POST's SSE stream. */
@@ -76,8 +77,6 @@ const MAX_STREAM_ID = 200;
 const ENTRY_ID = /^(\d{1,20})-(\d{1,20})$/;
 /** The one field of each entry: the message as JSON. */
 const FIELD = 'm';
-
-const SILENT: Logger = { level: 'error', error() {}, warn() {}, info() {}, debug() {} };
 
 /** Where a `Last-Event-ID` leads: the entries to send are those after `after`, or the whole stream when it is undefined. */
 type Located = { state: 'resume'; streamId: StreamId; key: string; after: string | undefined } | { state: 'refused'; error: UnknownEventError };
@@ -425,21 +424,4 @@ function nextEntryId(id: string): string {
   const [ms, seq] = id.split('-') as [string, string];
   const next = BigInt(seq) + 1n;
   return next < 2n ** 64n ? `${ms}-${next}` : `${BigInt(ms) + 1n}-0`;
-}
-
-/** node-redis's `ErrorReply` (and its subclasses): Redis answered, with an error such as WRONGTYPE or NOAUTH. */
-function isErrorReply(error: unknown): boolean {
-  for (let proto = error === null || typeof error !== 'object' ? null : Object.getPrototypeOf(error); proto; proto = Object.getPrototypeOf(proto)) {
-    if ((proto as { constructor?: { name?: string } }).constructor?.name === 'ErrorReply') return true;
-  }
-  return false;
-}
-
-function oneLine(error: unknown): string {
-  const message = error instanceof Error ? error.message || error.name : String(error);
-  return message.split('\n')[0]!;
-}
-
-function stripUndefined<T extends object>(options: T): T {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as T;
 }

@@ -1,6 +1,7 @@
 import { redactUrl } from '../config.js';
 import { ConfigError, LifecycleError, StoreUnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { SILENT, isErrorReply, oneLine, stripUndefined } from './redis-common.js';
 import type { SessionStore, StoredSession } from './store.js';
 
 /**
@@ -52,8 +53,6 @@ export const DEFAULT_REDIS_STORE_OPTIONS = Object.freeze({ prefix: 'mcp:', timeo
 
 /** Keys fetched per SCAN step and per MGET. */
 const BATCH = 200;
-
-const SILENT: Logger = { level: 'error', error() {}, warn() {}, info() {}, debug() {} };
 
 /**
  * Sessions in Redis, shared by every replica: one JSON string per session at `${prefix}session:${id}`,
@@ -288,24 +287,7 @@ function parse(value: unknown): StoredSession | undefined {
   }
 }
 
-/** node-redis's `ErrorReply` (and its subclasses): Redis answered, with an error such as WRONGTYPE or NOAUTH. */
-function isErrorReply(error: unknown): boolean {
-  for (let proto = error === null || typeof error !== 'object' ? null : Object.getPrototypeOf(error); proto; proto = Object.getPrototypeOf(proto)) {
-    if ((proto as { constructor?: { name?: string } }).constructor?.name === 'ErrorReply') return true;
-  }
-  return false;
-}
-
 /** Escape SCAN's glob characters, so that a prefix such as `app[1]:` matches itself only. */
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
-}
-
-function oneLine(error: unknown): string {
-  const message = error instanceof Error ? error.message || error.name : String(error);
-  return message.split('\n')[0]!;
-}
-
-function stripUndefined<T extends object>(options: T): T {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as T;
 }
