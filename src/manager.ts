@@ -14,6 +14,7 @@ import { SessionMultiplexer } from './sessions/multiplex.js';
 import { ListChanges } from './sessions/list-changes.js';
 import { SessionOwner } from './sessions/owner.js';
 import type { ReplicaBus } from './sessions/redis-bus.js';
+import type { RedisEventStore } from './sessions/redis-events.js';
 import { FileSessionStore, type SessionStore } from './sessions/store.js';
 import { hotHook } from './dev/hot/hook.js';
 import { connectTo, type ListNotifier, type ServerLike, type ServerSource } from './server-like.js';
@@ -84,6 +85,7 @@ export class MCPTransportManager {
   private websockets: WebSocketAcceptor | undefined;
   private closeStore: (() => Promise<void>) | undefined;
   private bus: ReplicaBus | undefined;
+  private events: RedisEventStore | undefined;
   private exitingOn: HandledSignal | undefined;
 
   constructor(options: MCPTransportManagerOptions) {
@@ -245,6 +247,7 @@ export class MCPTransportManager {
       ttlMs: config.sessionTtlSeconds * 1000,
       onListChanged: (method) => this.changes.relay(method),
       bus: this.bus,
+      events: this.events,
       onReplicaNotification: (message) => {
         if (isListChanged(message)) this.changes.fromReplica(message.method);
       },
@@ -276,14 +279,17 @@ export class MCPTransportManager {
     if (config.redisUrl) {
       const { RedisSessionStore } = await import('./sessions/redis-store.js');
       const { connectRedisBus } = await import('./sessions/redis-bus.js');
-      const [redis, bus] = await Promise.all([
-        RedisSessionStore.connect(config.redisUrl, { ttlMs: config.sessionTtlSeconds * 1000, log: this.log }),
+      const { RedisEventStore } = await import('./sessions/redis-events.js');
+      const ttlMs = config.sessionTtlSeconds * 1000;
+      const [redis, bus, events] = await Promise.all([
+        RedisSessionStore.connect(config.redisUrl, { ttlMs, log: this.log }),
         connectRedisBus(config.redisUrl, this.log),
+        RedisEventStore.connect(config.redisUrl, { ttlMs, log: this.log }),
       ]);
       this.bus = bus;
+      this.events = events;
       this.closeStore = async () => {
-        await redis.close();
-        await bus.close();
+        await Promise.all([redis.close(), bus.close(), events.close()]);
       };
       return redis;
     }

@@ -1,5 +1,6 @@
 import { ConfigError } from './errors.js';
 import type { Transport } from './jsonrpc.js';
+import type { EventStore } from './sessions/redis-events.js';
 import type { ListNotifier, ServerFactory, ServerLike } from './server-like.js';
 
 /**
@@ -18,6 +19,8 @@ export interface StreamableOptions {
   sessionIdGenerator: (() => string) | undefined;
   onsessioninitialized?: (sessionId: string) => void | Promise<void>;
   keepAliveMs?: number;
+  /** Where stream events are kept, so that a client resumes with `Last-Event-ID` (on any replica). */
+  eventStore?: EventStore;
 }
 
 /** SDK v2's modern (2026-07-28) serving, for factories of v2 servers. */

@@ -10,6 +10,7 @@ import { INITIALIZED, listChangedNotifications, negotiatedVersion, notifyOnFirst
 import { SessionTransport, type SessionHook } from './session.js';
 import { SseServerTransport } from './sse-transport.js';
 import type { ReplicaBus } from './redis-bus.js';
+import type { EventStore } from './redis-events.js';
 import type { SessionStore, StoredSession } from './store.js';
 
 /** The path legacy SSE clients are told to POST to. `/messages` is accepted as well. */
@@ -44,6 +45,8 @@ export interface SessionOwnerOptions {
   onListChanged?(method: string): void;
   /** Replicas sharing the store (Redis pub/sub): where a session's stream is, its end, notifications for all. */
   readonly bus?: ReplicaBus;
+  /** Where replicas keep stream events, so that a client resumes its streams on any of them. */
+  readonly events?: { forSession(sessionId: string): EventStore };
   /** Another replica's notification, delivered to this one's sessions (2026-07-28 listeners want it too). */
   onReplicaNotification?(message: JSONRPCMessage): void;
 }
@@ -226,7 +229,7 @@ export class SessionOwner {
     }
     if (!restoring) {
       this.options.log.debug(`session ${id} opened (sse)`);
-    } else if (await this.replayed(transport, restoring, (message) => transport.receive(message))) {
+    } else if (await this.replayed(transport, restoring, 'nowhere', (message) => transport.receive(message))) {
       this.register(session);
     }
     // Its client may post to any replica: those send the messages here, where its stream is.
@@ -319,6 +322,23 @@ export class SessionOwner {
     };
   }
 
+  /**
+   * A session's event store that never fails a message: while Redis is down, a message goes out live all the
+   * same, under an id that cannot be resumed from (a resume from it is refused, as for any unknown id).
+   */
+  private resumable(events: EventStore): EventStore {
+    let unsaved = 0;
+    return {
+      storeEvent: (streamId, message) =>
+        events.storeEvent(streamId, message).catch((e: Error) => {
+          this.options.log.debug(`event store: ${e.message}`);
+          return `${streamId}|unsaved-${++unsaved}`;
+        }),
+      getStreamIdForEventId: events.getStreamIdForEventId?.bind(events),
+      replayEventsAfter: (lastEventId, options) => events.replayEventsAfter(lastEventId, options),
+    };
+  }
+
   /** A store with a TTL keeps a session for as long as it is used: renewed at most every tenth of the TTL. */
   private keepStored(session: LiveSession): void {
     const store = this.options.store;
@@ -349,6 +369,7 @@ export class SessionOwner {
         this.options.sdk.streamable({
           sessionIdGenerator: () => id,
           keepAliveMs: this.options.keepAliveMs,
+          ...(this.options.events ? { eventStore: this.resumable(this.options.events.forSession(id)) } : {}),
           onsessioninitialized: (sessionId) => {
             this.register({ id: sessionId, kind: 'streamable', transport, activity: { last: Date.now(), streams: 0, kept }, principal });
             this.options.log.debug(`session ${sessionId} ${how} (streamable http)`);
@@ -386,8 +407,9 @@ export class SessionOwner {
           }),
           { parsedBody: message },
         )
-        .then((response) => void response.body?.cancel());
-    const whole = await this.replayed(transport, stored, (message) =>
+        // Read to its end, so that the SDK closes this exchange itself (cancelled, it would write into a closed stream).
+        .then((response) => void response.text().catch(() => undefined));
+    const whole = await this.replayed(transport, stored, 'to the replay', (message) =>
       post(message, isJSONRPCNotification(message) ? { 'mcp-session-id': stored.id, 'mcp-protocol-version': stored.protocolVersion } : {}),
     );
     return whole ? this.registry.get(id) : undefined;
@@ -398,8 +420,15 @@ export class SessionOwner {
    * tell the client on its first request to refetch its lists (the new code may offer others).
    * A replay that fails closes the transport: the client is told its session is gone, and starts anew.
    */
-  private async replayed(transport: SessionTransport, stored: StoredSession, inject: (message: JSONRPCMessage) => Promise<void> | void): Promise<boolean> {
-    transport.use({ outbound: (message) => (this.replays.answer(message) ? false : undefined) });
+  private async replayed(
+    transport: SessionTransport,
+    stored: StoredSession,
+    answerGoes: 'to the replay' | 'nowhere',
+    inject: (message: JSONRPCMessage) => Promise<void> | void,
+  ): Promise<boolean> {
+    // Streamable HTTP's answer goes back on the replayed request's own (in-memory) exchange, which ends with it;
+    // on an SSE session's stream it would reach the client, so it goes nowhere.
+    transport.use({ outbound: (message) => (this.replays.answer(message) && answerGoes === 'nowhere' ? false : undefined) });
     try {
       const result = await this.replays.ask(async (request) => void (await inject(request)), 'initialize', stored.initializeParams);
       await inject(INITIALIZED);

@@ -21,7 +21,7 @@ const replica = () => startHttp({ server: highLevelServer(), redisUrl: redis.url
 /** The JSON-RPC answer in a Streamable HTTP response (SSE-framed, after any notifications, or plain JSON). */
 async function answerOf(res: Response): Promise<{ result?: unknown; error?: { code: number; message: string } }> {
   const text = await res.text();
-  const messages = text.includes('data:') ? text.split('\n').filter((l) => l.startsWith('data:')).map((l) => JSON.parse(l.slice(5))) : [JSON.parse(text)];
+  const messages = text.includes('data:') ? text.split('\n').filter((l) => l.startsWith('data:') && l.slice(5).trim() !== '').map((l) => JSON.parse(l.slice(5))) : [JSON.parse(text)];
   return messages.find((m: { method?: string }) => m.method === undefined);
 }
 
