@@ -120,7 +120,7 @@ async function direct(port: number, c: number, id: number) {
   const text = await res.text();
   const ms = Date.now() - started;
   const json = res.headers.get('content-type')?.includes('text/event-stream')
-    ? text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>).find((m) => m['id'] === id)
+    ? text.split('\n').filter((l) => l.startsWith('data: ') && l.slice(6).trim() !== '').map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>).find((m) => m['id'] === id)
     : (JSON.parse(text) as Record<string, unknown>);
   return { status: res.status, ms, text, json };
 }
