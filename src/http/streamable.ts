@@ -22,7 +22,7 @@ export function serveWeb(handle: (request: Request) => Promise<Response>, req: E
 const handlers = new WeakMap<object, (request: Request) => Promise<Response>>();
 const webListener = getRequestListener((request, env) => handlers.get(env.incoming)!(request), { overrideGlobalObjects: false });
 
-function serve(transport: SessionTransport<StreamableTransport>, req: ExpressRequest, res: ExpressResponse): Promise<void> {
+function serve(owner: SessionOwner, transport: SessionTransport<StreamableTransport>, req: ExpressRequest, res: ExpressResponse): Promise<void> {
   // A client that drops a POST before its answer has given up on those requests: cancel them, so
   // the handlers see their abort signal instead of running on for nobody.
   if (req.method === 'POST') {
@@ -34,7 +34,12 @@ function serve(transport: SessionTransport<StreamableTransport>, req: ExpressReq
       });
     }
   }
-  return serveWeb((web) => transport.inner.handleRequest(web, { parsedBody: req.body, authInfo: (req as { auth?: unknown }).auth }), req, res);
+  // Counted from here, not only once the SDK hands the message on: with an event store it first awaits a write,
+  // and a drain that began meanwhile would close the stream under it.
+  return serveWeb((web) => {
+    const admitted = owner.inflight.begin();
+    return transport.inner.handleRequest(web, { parsedBody: req.body, authInfo: (req as { auth?: unknown }).auth }).finally(admitted);
+  }, req, res);
 }
 
 /** The 2025-era Streamable HTTP endpoint (`POST`, `GET`, `DELETE /mcp`), per MCP spec 2025-11-25: routes to the session owner. */
@@ -45,7 +50,7 @@ export function streamableHandler(owner: SessionOwner, stateless: boolean): Requ
       if (req.method !== 'POST') return sendJsonRpcError(res, 405, -32000, 'Method Not Allowed: this server is stateless; use POST', { Allow: 'POST' });
       const transport = await owner.oneShot();
       res.on('close', () => void transport.close());
-      await serve(transport, req, res);
+      await serve(owner, transport, req, res);
     };
   }
 
@@ -57,7 +62,7 @@ export function streamableHandler(owner: SessionOwner, stateless: boolean): Requ
     if (initialize && isInitializeRequest(initialize) && (id === undefined || !owner.live(id, 'streamable', principal))) {
       if (refuseWhenFull(res, owner.size, owner.maxSessions)) return;
       const transport = await owner.openStreamable(initialize.params, principal);
-      await serve(transport, req, res);
+      await serve(owner, transport, req, res);
       // An initialize the SDK refused (bad Accept, say) leaves a transport nobody can reach: free it.
       if (transport.sessionId === undefined) await transport.close();
       return;
@@ -69,6 +74,6 @@ export function streamableHandler(owner: SessionOwner, stateless: boolean): Requ
     const session = await owner.find(id, 'streamable', principal);
     if (session?.kind !== 'streamable') return sendJsonRpcError(res, 404, -32001, 'Session not found: send a new initialize request without Mcp-Session-Id');
     trackActivity(session.activity, req, res);
-    return serve(session.transport, req, res);
+    return serve(owner, session.transport, req, res);
   };
 }
