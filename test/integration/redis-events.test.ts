@@ -104,7 +104,9 @@ describe('RedisEventStore', () => {
     const b = store.forSession('b');
     const idA = await a.storeEvent('_GET_stream', note('for a'));
     await a.storeEvent('_GET_stream', note('for a, later'));
-    await b.storeEvent('_GET_stream', note('for b'));
+    // Entry ids count per stream, so b's own XADD in the same millisecond would be given a's id: b's entry is
+    // written with an id of its own (older than a's), as a stream that has lived longer.
+    await raw.xAdd(`${store.prefix}events:b:_GET_stream`, '1-1', { m: JSON.stringify(note('for b')) });
     expect((await replay(a, idA)).sent.map(([, m]) => m)).toEqual([note('for a, later')]);
     // b has a _GET_stream, without that entry: refused, never a's events.
     await expect(replay(b, idA)).rejects.toMatchObject({ name: 'UnknownEventError', reason: 'gone' });
