@@ -6,7 +6,7 @@ import { loadConfig, type TransportConfig, type TransportConfigOptions } from '.
 import { ConfigError, LifecycleError } from './errors.js';
 import { isLoopbackHostname } from './http/guards.js';
 import type { WebSocketAcceptor } from './http/ws.js';
-import { baseUrl, listenOn } from './http/listen.js';
+import { baseUrl, closeKeptAlive, listenOn, untilQuiet } from './http/listen.js';
 import { isListChanged, type Transport } from './jsonrpc.js';
 import { createLogger, type Logger } from './log.js';
 import { lineOf, loadSdk, type ModernHandler, type Sdk } from './sdk.js';
@@ -54,6 +54,9 @@ export interface MCPTransportManagerOptions extends TransportConfigOptions {
 
 /** How long `close()` lets open connections finish before cutting them. */
 const CLOSE_GRACE_MS = 1500;
+/** A stopping replica closes its listener once no connection has come in for this long (at most the max). */
+const DRAIN_QUIET_MS = 100;
+const DRAIN_QUIET_MAX_MS = 1000;
 const DEFAULT_DRAIN_TIMEOUT_MS = 5000;
 const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 type HandledSignal = 'SIGINT' | 'SIGTERM' | 'SIGUSR2';
@@ -342,6 +345,9 @@ export class MCPTransportManager {
     if (this.owner && !(await this.owner.drain(this.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS))) {
       this.log.warn(`closing with ${this.owner.inflight.size} request(s) still in flight (drain deadline passed)`);
     }
+    // Behind a load balancer (replicas), keep answering 503 until no connection comes in, so that closing
+    // the listener resets none still queued for it.
+    if (this.owner?.replicated) await untilQuiet(this.listeners, DRAIN_QUIET_MS, DRAIN_QUIET_MAX_MS);
     const listeners = this.listeners.splice(0);
     // From now on a connection whose response ends is closed at once rather than kept alive, so
     // close() need not wait for the grace period.
@@ -352,7 +358,7 @@ export class MCPTransportManager {
     await this.owner?.close();
     await this.closeStore?.();
     await this.modern?.close();
-    for (const l of listeners) l.closeIdleConnections();
+    for (const l of listeners) closeKeptAlive(l);
     await this.stdioHandle?.close();
     await this.shared?.server.close();
     this.shared = undefined;
