@@ -50,9 +50,10 @@ export interface TransportConfigOptions {
    * Keep sessions in Redis, so that several replicas behind a load balancer serve any session:
    * `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. HTTP only; needs the optional
    * `redis` package (node-redis 5 or 6), which is loaded only when this is set. Env `MCP_REDIS_URL`.
+   * `MCPTransportManager` also takes a node-redis client of yours here.
    * @default undefined (sessions stay in this process)
    */
-  redisUrl?: string;
+  redis?: string;
   /**
    * Set by `mcp-http-transport dev` for the server processes it runs: where to announce the internal
    * port once listening, and from where to take the order to drain. Not for users. Env `MCP_DEV_CONTROL`.
@@ -62,7 +63,7 @@ export interface TransportConfigOptions {
 }
 
 /** The resolved, frozen configuration. */
-export type TransportConfig = Readonly<Required<Omit<TransportConfigOptions, 'authToken' | 'sessionFile' | 'devControl' | 'redisUrl'>>> & {
+export type TransportConfig = Readonly<Required<Omit<TransportConfigOptions, 'authToken' | 'sessionFile' | 'devControl' | 'redis'>>> & {
   readonly authToken: string | undefined;
   readonly redisUrl: string | undefined;
   readonly devControl: string | undefined;
@@ -164,7 +165,7 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
   const maxSessions = pick(options.maxSessions, 'MCP_MAX_SESSIONS', whole('maxSessions', 'MCP_MAX_SESSIONS', 1));
   const sessionTtlSeconds = pick(options.sessionTtlSeconds, 'MCP_SESSION_TTL', whole('sessionTtlSeconds', 'MCP_SESSION_TTL', 1));
   const keepAliveSeconds = pick(options.keepAliveSeconds, 'MCP_SSE_KEEPALIVE', whole('keepAliveSeconds', 'MCP_SSE_KEEPALIVE', 0));
-  const redisUrl = pick(options.redisUrl, 'MCP_REDIS_URL', (raw) => raw || undefined);
+  const redisUrl = pick(options.redis, 'MCP_REDIS_URL', (raw) => raw || undefined);
 
   const config = { ...DEFAULT_CONFIG };
   const set = <K extends keyof TransportConfig>(key: K, value: TransportConfig[K] | undefined) => {
@@ -198,7 +199,7 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
     fail('maxBodyBytes', 'INVALID_OPTION', 'maxBodyBytes', `maxBodyBytes=${config.maxBodyBytes} must be a positive whole number of bytes`);
   }
   if (redisUrl !== undefined && redisUrlProblem(redisUrl)) {
-    const source = options.redisUrl !== undefined ? 'redisUrl' : 'MCP_REDIS_URL';
+    const source = options.redis !== undefined ? 'redis' : 'MCP_REDIS_URL';
     fail('redisUrl', 'INVALID_OPTION', source, `${source}${redisUrlProblem(redisUrl)}`);
   }
   // Only once the transport is known can a problem be judged harmless to it.

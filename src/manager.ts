@@ -14,6 +14,7 @@ import { SessionMultiplexer } from './sessions/multiplex.js';
 import { ListChanges } from './sessions/list-changes.js';
 import { SessionOwner } from './sessions/owner.js';
 import type { ReplicaBus } from './sessions/redis-bus.js';
+import type { RedisClientLike } from './sessions/redis-common.js';
 import type { RedisEventStore } from './sessions/redis-events.js';
 import { FileSessionStore, type SessionStore } from './sessions/store.js';
 import { hotHook } from './dev/hot/hook.js';
@@ -22,7 +23,7 @@ import { connectTo, type ListNotifier, type ServerLike, type ServerSource } from
 export type { ListNotifier, ServerContext, ServerFactory, ServerLike, ServerSource } from './server-like.js';
 
 /** Options of {@link MCPTransportManager}: the server plus any setting that should beat the env. */
-export interface MCPTransportManagerOptions extends TransportConfigOptions {
+export interface MCPTransportManagerOptions extends Omit<TransportConfigOptions, 'redis'> {
   /**
    * The server to serve, unchanged: a `Server` or `McpServer` of SDK v1 (`@modelcontextprotocol/sdk`) or
    * v2 (`@modelcontextprotocol/server`). One instance is shared by every session through a multiplexer;
@@ -41,9 +42,15 @@ export interface MCPTransportManagerOptions extends TransportConfigOptions {
   /**
    * Where sessions are kept beyond this process, so that another process restores them: after a restart
    * (dev mode), or on another replica (a shared store). Given, it is used in any mode.
-   * @default a Redis store when `redisUrl` (`MCP_REDIS_URL`) is set, else in dev mode a {@link FileSessionStore} at `sessionFile`, else none
+   * @default a Redis store when `redis` (`MCP_REDIS_URL`) is set, else in dev mode a {@link FileSessionStore} at `sessionFile`, else none
    */
   sessionStore?: SessionStore;
+  /**
+   * Keep sessions in Redis, so that replicas share them: a URL as for `MCP_REDIS_URL`, or a node-redis
+   * client of yours (`createClient()` of the `redis` package, connected or not; it is left open at close).
+   * HTTP only. @default `MCP_REDIS_URL`, else none
+   */
+  redis?: string | RedisClientLike;
   /** How long `close()` waits for requests in flight to finish before closing streams. @default 5000 */
   drainTimeoutMs?: number;
   /** @internal set by `dev --hot` for its own managers, which serve rather than hand over. */
@@ -98,7 +105,7 @@ export class MCPTransportManager {
     this.options = options;
     // Bad config is reported by start(), which callers already await and handle.
     try {
-      this.resolved = loadConfig(options, { env: options.env, cwd: options.cwd });
+      this.resolved = loadConfig({ ...options, redis: typeof options.redis === 'string' ? options.redis : undefined }, { env: options.env, cwd: options.cwd });
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       this.resolved = error;
@@ -279,22 +286,14 @@ export class MCPTransportManager {
    */
   private async sessionStore(config: TransportConfig): Promise<SessionStore | undefined> {
     if (this.options.sessionStore) return this.options.sessionStore;
-    if (config.redisUrl) {
-      const { RedisSessionStore } = await import('./sessions/redis-store.js');
-      const { connectRedisBus } = await import('./sessions/redis-bus.js');
-      const { RedisEventStore } = await import('./sessions/redis-events.js');
-      const ttlMs = config.sessionTtlSeconds * 1000;
-      const [redis, bus, events] = await Promise.all([
-        RedisSessionStore.connect(config.redisUrl, { ttlMs, log: this.log }),
-        connectRedisBus(config.redisUrl, this.log),
-        RedisEventStore.connect(config.redisUrl, { ttlMs, log: this.log }),
-      ]);
-      this.bus = bus;
-      this.events = events;
-      this.closeStore = async () => {
-        await Promise.all([redis.close(), bus.close(), events.close()]);
-      };
-      return redis;
+    const redis = typeof this.options.redis === 'object' ? this.options.redis : config.redisUrl;
+    if (redis !== undefined && config.transportMode === 'http') {
+      const { openRedis } = await import('./sessions/redis.js');
+      const replication = await openRedis(redis, { ttlMs: config.sessionTtlSeconds * 1000, log: this.log });
+      this.bus = replication.bus;
+      this.events = replication.events;
+      this.closeStore = () => replication.close();
+      return replication.store;
     }
     return config.devMode ? new FileSessionStore(config.sessionFile ?? defaultSessionFile(config.port)) : undefined;
   }

@@ -46,7 +46,7 @@ export interface SessionOwnerOptions {
   /** Replicas sharing the store (Redis pub/sub): where a session's stream is, its end, notifications for all. */
   readonly bus?: ReplicaBus;
   /** Where replicas keep stream events, so that a client resumes its streams on any of them. */
-  readonly events?: { forSession(sessionId: string): EventStore };
+  readonly events?: { forSession(sessionId: string): EventStore; forget?(sessionId: string): Promise<void> };
   /** Another replica's notification, delivered to this one's sessions (2026-07-28 listeners want it too). */
   onReplicaNotification?(message: JSONRPCMessage): void;
 }
@@ -464,6 +464,7 @@ export class SessionOwner {
     // Idle here is not idle everywhere: a store with a TTL of its own (Redis) expires the session when no replica uses it.
     if (this.expired.delete(transport) && this.options.store?.touch) return;
     this.options.store?.delete(id).catch((e: Error) => this.options.log.warn(`session store: ${e.message}`));
+    this.options.events?.forget?.(id).catch((e: Error) => this.options.log.debug(`event store: ${e.message}`));
     this.options.bus?.publish(ENDED, { id }).catch((e: Error) => this.options.log.debug(`tell other replicas: ${e.message}`));
   }
 }

@@ -1,4 +1,6 @@
+import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { RedisClientLike } from './redis-common.js';
 
 /** What replicas tell each other. Channels are named by the owner; payloads are JSON. */
 export interface ReplicaBus {
@@ -12,40 +14,32 @@ export interface ReplicaBus {
 /** How long `subscribe` waits for Redis to confirm before it returns anyway. */
 const SUBSCRIBE_WAIT_MS = 1000;
 
-interface PubSubClient {
+/** The subscribing connection: node-redis's pub/sub API. */
+interface Subscriber {
   connect(): Promise<unknown>;
-  publish(channel: string, message: string): Promise<number>;
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
   unsubscribe(channel: string, listener?: (message: string) => void): Promise<unknown>;
-  duplicate(): PubSubClient;
   destroy(): void;
   on(event: string, listener: (...args: any[]) => void): unknown;
 }
 
 /**
- * Redis pub/sub between replicas (node-redis): one connection publishes, a second one subscribes, as
- * Redis requires. Both reconnect by themselves; a publish while Redis is down rejects at once.
+ * Redis pub/sub between replicas (node-redis). Publishing uses `client`, the connection the stores use (so
+ * a publish while Redis is down fails at once); subscribing needs a connection of its own, as Redis
+ * requires: a duplicate of `client` with an offline queue, so that subscriptions made while Redis is down
+ * take effect once it is up. Both reconnect by themselves. `close()` closes the duplicate only.
+ * @throws ConfigError when `client` cannot be duplicated (not a node-redis client)
  */
-export async function connectRedisBus(url: string, log: Logger): Promise<ReplicaBus> {
-  const redis = await import('redis');
-  const publisher = redis.createClient({
-    url,
-    // A publish while Redis is down fails at once (the message is for now or never).
-    disableOfflineQueue: true,
-    socket: { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
-  }) as unknown as PubSubClient;
-  // Subscriptions wait for the connection instead: made while Redis is down, they take effect once it is up.
-  const subscriber = redis.createClient({
-    url,
-    socket: { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
-  }) as unknown as PubSubClient;
-  for (const client of [publisher, subscriber]) {
-    client.on('error', (error: Error) => log.debug(`redis bus: ${error.message}`));
-    // node-redis keeps trying to connect until it does; nothing waits on that here.
-    client.connect().catch((error: Error) => log.debug(`redis bus: ${error.message}`));
+export function redisBus(client: RedisClientLike, log: Logger): ReplicaBus {
+  if (typeof client.duplicate !== 'function') {
+    throw ConfigError.of('INVALID_OPTION', 'redis', 'the redis option must be a node-redis client (createClient() of the redis package): it has no duplicate() for the pub/sub connection');
   }
+  const subscriber = client.duplicate({ disableOfflineQueue: false }) as Subscriber;
+  subscriber.on('error', (error: Error) => log.debug(`redis bus: ${error.message}`));
+  // node-redis keeps trying to connect until it does; nothing waits on that here.
+  subscriber.connect().catch((error: Error) => log.debug(`redis bus: ${error.message}`));
   return {
-    publish: (channel, payload) => publisher.publish(channel, JSON.stringify(payload)),
+    publish: async (channel, payload) => Number(await client.sendCommand(['PUBLISH', channel, JSON.stringify(payload)])),
     async subscribe(channel, listener) {
       const onMessage = (message: string) => {
         try {
@@ -65,7 +59,6 @@ export async function connectRedisBus(url: string, log: Logger): Promise<Replica
       };
     },
     async close() {
-      publisher.destroy();
       subscriber.destroy();
     },
   };

@@ -2,8 +2,7 @@ import { redactUrl } from '../config.js';
 import { ConfigError, LifecycleError, StoreUnavailableError } from '../errors.js';
 import type { JSONRPCMessage } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
-import { SILENT, isErrorReply, oneLine, stripUndefined } from './redis-common.js';
-import type { RedisClientLike } from './redis-store.js';
+import { SILENT, createRedisClient, isErrorReply, oneLine, stripUndefined, type RedisClientLike } from './redis-common.js';
 
 /** The SDK's stream id: `_GET_stream` for a session's standalone GET stream, a UUID for a POST's SSE stream. */
 export type StreamId = string;
@@ -154,21 +153,7 @@ export class RedisEventStore implements EventStore {
    * @throws ConfigError when the `redis` package is not installed, the URL is not usable, or an option is bad
    */
   static async connect(url: string, options: RedisEventStoreConnectOptions): Promise<RedisEventStore> {
-    const shown = redactUrl(url);
-    const redis = await import('redis').catch((error: Error) => {
-      throw ConfigError.of('INVALID_OPTION', 'MCP_REDIS_URL', `MCP_REDIS_URL is set but the redis package could not be loaded (${oneLine(error)}): npm install redis`, error);
-    });
-    let client: RedisClientLike;
-    try {
-      client = redis.createClient({
-        url,
-        disableOfflineQueue: true,
-        RESP: 2,
-        socket: { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
-      }) as unknown as RedisClientLike;
-    } catch (error) {
-      throw ConfigError.of('INVALID_OPTION', 'MCP_REDIS_URL', `MCP_REDIS_URL=${shown} is not usable: ${oneLine(error)}`, error);
-    }
+    const client = await createRedisClient(url);
     let store: RedisEventStore;
     try {
       store = new RedisEventStore({ ...options, client, url });
@@ -218,6 +203,20 @@ export class RedisEventStore implements EventStore {
       getStreamIdForEventId: (eventId) => this.streamIdOf(scope, eventId),
       replayEventsAfter: (lastEventId, { send }) => this.replay(scope, lastEventId, send),
     };
+  }
+
+  /**
+   * Drop every stream of a session that ended (they would expire `ttlMs` later anyway): its cursors
+   * cannot be resumed from any more. Stream ids are the SDK's; a `*`, `?` or `[` in the session id is escaped.
+   */
+  async forget(sessionId: string): Promise<void> {
+    const pattern = `${this.key(`${sessionId}:`, '').replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
+    for (let cursor = '0'; ; ) {
+      const [next, keys] = (await this.command(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(BATCH)])) as [unknown, unknown[]];
+      if (keys.length > 0) await this.command(['UNLINK', ...keys.map(String)]);
+      cursor = String(next);
+      if (cursor === '0') return;
+    }
   }
 
   /** Append `message` to its stream (trimmed to about `maxEvents`), restart the stream's TTL, and name the event. */

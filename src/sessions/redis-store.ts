@@ -1,26 +1,10 @@
 import { redactUrl } from '../config.js';
 import { ConfigError, LifecycleError, StoreUnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { SILENT, isErrorReply, oneLine, stripUndefined } from './redis-common.js';
+import { SILENT, createRedisClient, isErrorReply, oneLine, stripUndefined, type RedisClientLike } from './redis-common.js';
 import type { SessionStore, StoredSession } from './store.js';
 
-/**
- * The part of a node-redis client (the `redis` package, 5 or 6) that the store uses. Structural, so that
- * this package's types never need `redis` installed, and a client you created yourself fits as it is.
- */
-export interface RedisClientLike {
-  /** True from `connect()` until the client is closed, reconnecting included. */
-  readonly isOpen: boolean;
-  /** True while a connection is up and ready for commands. */
-  readonly isReady: boolean;
-  connect(): Promise<unknown>;
-  sendCommand(args: string[]): Promise<unknown>;
-  /** Graceful: waits for the replies still due (node-redis 5+). */
-  close?(): Promise<unknown>;
-  destroy(): void;
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  off(event: string, listener: (...args: any[]) => void): unknown;
-}
+export type { RedisClientLike } from './redis-common.js';
 
 /** How to build a {@link RedisSessionStore} around a client. */
 export interface RedisSessionStoreOptions {
@@ -126,24 +110,7 @@ export class RedisSessionStore implements SessionStore {
    * @throws ConfigError when the `redis` package is not installed, or an option is bad
    */
   static async connect(url: string, options: RedisSessionStoreConnectOptions): Promise<RedisSessionStore> {
-    const shown = redactUrl(url);
-    const redis = await import('redis').catch((error: Error) => {
-      throw ConfigError.of('INVALID_OPTION', 'MCP_REDIS_URL', `MCP_REDIS_URL is set but the redis package could not be loaded (${oneLine(error)}): npm install redis`, error);
-    });
-    let client: RedisClientLike;
-    try {
-      client = redis.createClient({
-        url,
-        // A command sent while Redis is down fails at once instead of waiting for a connection.
-        disableOfflineQueue: true,
-        // RESP2 works with every Redis server and proxy; these commands' replies are the same in RESP3.
-        RESP: 2,
-        socket: { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
-      }) as unknown as RedisClientLike;
-    } catch (error) {
-      // node-redis parses the URL here (a database that is not a number, say).
-      throw ConfigError.of('INVALID_OPTION', 'MCP_REDIS_URL', `MCP_REDIS_URL=${shown} is not usable: ${oneLine(error)}`, error);
-    }
+    const client = await createRedisClient(url);
     const store = new RedisSessionStore({ ...options, client, url });
     store.owned = true;
     if (!(await store.ready(options.connectWaitMs ?? DEFAULT_REDIS_STORE_OPTIONS.connectWaitMs))) {

@@ -117,6 +117,18 @@ describe('RedisEventStore', () => {
     await expect(replay(store, idA)).rejects.toBeInstanceOf(UnknownEventError);
   });
 
+  it('forgets the streams of an ended session, and only those (a * in its id matches nothing else)', async () => {
+    const store = await newStore();
+    for (const id of ['gone', 'gone2', 'kept', 'g*']) {
+      await store.forSession(id).storeEvent('_GET_stream', note(id));
+      await store.forSession(id).storeEvent('post-1', note(id));
+    }
+    await store.forget('g*');
+    await store.forget('gone');
+    const left = (await raw.keys(`${store.prefix}events:*`)).sort();
+    expect(left).toEqual(['gone2', 'kept'].flatMap((id) => [`${store.prefix}events:${id}:_GET_stream`, `${store.prefix}events:${id}:post-1`]).sort());
+  });
+
   it('does not send priming events ({}) again, and skips entries it did not write', async () => {
     const store = await newStore();
     const session = store.forSession('p');

@@ -4,6 +4,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createClient } from 'redis';
 import { CreateMessageRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connectClient, highLevelServer, lowLevelServer, INIT, RawSseClient, startHttp, STREAM_HEADERS, textOf, waitFor } from '../helpers.js';
 import { startRedis, type RedisServer } from '../redis.js';
@@ -16,7 +17,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const replica = () => startHttp({ server: highLevelServer(), redisUrl: redis.url });
+const replica = () => startHttp({ server: highLevelServer(), redis: redis.url });
 
 /** The JSON-RPC answer in a Streamable HTTP response (SSE-framed, after any notifications, or plain JSON). */
 async function answerOf(res: Response): Promise<{ result?: unknown; error?: { code: number; message: string } }> {
@@ -41,12 +42,48 @@ describe('sessions shared on Redis', () => {
       expect(JSON.parse(textOf(onB.result)).sessionId).toBe(id);
       expect(b.manager.sessionCount).toBe(1);
 
-      expect((await fetch(`${c.url}/mcp`, { method: 'DELETE', headers })).status).toBe(200);
-      const afterDelete = await call(d.url, 3);
-      expect(afterDelete.status).toBe(404);
+      // The answers' streams were kept for resuming; DELETE drops them with the session.
+      const raw = createClient({ url: redis.url });
+      await raw.connect();
+      const streams = () => raw.keys(`mcp:events:${id}:*`);
+      try {
+        expect((await streams()).length).toBeGreaterThan(0);
+        expect((await fetch(`${c.url}/mcp`, { method: 'DELETE', headers })).status).toBe(200);
+        const afterDelete = await call(d.url, 3);
+        expect(afterDelete.status).toBe(404);
+        await waitFor(async () => (await streams()).length === 0, 'the session\'s event streams dropped', 5000);
+      } finally {
+        raw.destroy();
+      }
     } finally {
       await Promise.all([a, b, c, d].map((r) => r.manager.close()));
     }
+  });
+
+  it('takes a node-redis client of yours (the redis option) and leaves it open; a replica uses 2 connections (commands, pub/sub)', async () => {
+    const raw = createClient({ url: redis.url });
+    await raw.connect();
+    const connections = async () => (String(await raw.sendCommand(['CLIENT', 'LIST'])).trim().split('\n').length);
+    const mine = createClient({ url: redis.url, disableOfflineQueue: true });
+    const idle = await connections();
+    const [a, b] = await Promise.all([replica(), startHttp({ server: highLevelServer(), redis: mine })]);
+    try {
+      // a from the URL (2 connections), b on the client given (its own, plus the bus's duplicate).
+      await waitFor(async () => (await connections()) === idle + 4, 'four more Redis connections', 5000);
+      const init = await fetch(`${a.url}/mcp`, { method: 'POST', headers: STREAM_HEADERS, body: JSON.stringify(INIT) });
+      const id = init.headers.get('mcp-session-id')!;
+      await init.text();
+      const headers = { ...STREAM_HEADERS, 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' };
+      const onB = await answerOf(await fetch(`${b.url}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'via yours' } } }) }));
+      expect(JSON.parse(textOf(onB.result))).toMatchObject({ text: 'via yours', sessionId: id });
+    } finally {
+      await Promise.all([a, b].map((r) => r.manager.close()));
+    }
+    expect(mine.isOpen).toBe(true);
+    await waitFor(async () => (await connections()) === idle + 1, 'the replicas closed their connections; yours stays', 5000);
+    expect(await mine.sendCommand(['PING'])).toBe('PONG');
+    mine.destroy();
+    raw.destroy();
   });
 
   it('DELETE on the replica that opened a session ends the copy another replica restored', async () => {
@@ -99,8 +136,8 @@ describe('sessions shared on Redis', () => {
   });
 
   it('a sampling request from one replica is answered though the client posts its answer to another', async () => {
-    const a = await startHttp({ server: lowLevelServer(), redisUrl: redis.url });
-    const b = await startHttp({ server: lowLevelServer(), redisUrl: redis.url });
+    const a = await startHttp({ server: lowLevelServer(), redis: redis.url });
+    const b = await startHttp({ server: lowLevelServer(), redis: redis.url });
     // Every request of this client goes to the next replica in turn, as a load balancer without affinity.
     const urls = [a.url, b.url];
     let next = 0;

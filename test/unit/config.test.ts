@@ -111,8 +111,8 @@ describe('parseConfig', () => {
     expect(configError(() => parseConfig({}, { transportMode: 'http', host: '127.0.0.1:80' })).message).toContain('host=127.0.0.1:80 is not a host');
     expect(configError(() => parseConfig({}, { transportMode: 'ws' as never })).code).toBe('INVALID_TRANSPORT');
     expect(configError(() => parseConfig({}, { logLevel: 'verbose' as never })).message).toContain('logLevel=verbose is not a log level');
-    expect(configError(() => parseConfig({}, { transportMode: 'http', redisUrl: 'cache:6379' })).message).toContain('redisUrl=cache:6379 is not a Redis URL');
-    expect(configError(() => parseConfig({}, { transportMode: 'http', redisUrl: '' })).message).toContain('redisUrl is empty');
+    expect(configError(() => parseConfig({}, { transportMode: 'http', redis: 'cache:6379' })).message).toContain('redis=cache:6379 is not a Redis URL');
+    expect(configError(() => parseConfig({}, { transportMode: 'http', redis: '' })).message).toContain('redis is empty');
   });
 
   it.each([
@@ -124,9 +124,9 @@ describe('parseConfig', () => {
     expect(parseConfig({ MCP_TRANSPORT: 'http', MCP_REDIS_URL: value }).redisUrl).toBe(expected);
   });
 
-  it('leaves Redis off for an empty MCP_REDIS_URL, and lets the redisUrl option win', () => {
+  it('leaves Redis off for an empty MCP_REDIS_URL, and lets the redis option win', () => {
     expect(parseConfig({ MCP_TRANSPORT: 'http', MCP_REDIS_URL: '' }).redisUrl).toBeUndefined();
-    expect(parseConfig({ MCP_REDIS_URL: 'redis://a:1' }, { redisUrl: 'redis://b:2' }).redisUrl).toBe('redis://b:2');
+    expect(parseConfig({ MCP_REDIS_URL: 'redis://a:1' }, { redis: 'redis://b:2' }).redisUrl).toBe('redis://b:2');
   });
 
   it('never shows the Redis password in an error or a warning', () => {
