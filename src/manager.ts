@@ -6,7 +6,7 @@ import { loadConfig, type TransportConfig, type TransportConfigOptions } from '.
 import { ConfigError, LifecycleError } from './errors.js';
 import { isLoopbackHostname } from './http/guards.js';
 import type { WebSocketAcceptor } from './http/ws.js';
-import { baseUrl, closeKeptAlive, listenOn, untilQuiet } from './http/listen.js';
+import { baseUrl, listenOn, untilQuiet } from './http/listen.js';
 import { isListChanged, type Transport } from './jsonrpc.js';
 import { createLogger, type Logger } from './log.js';
 import { lineOf, loadSdk, type ModernHandler, type Sdk } from './sdk.js';
@@ -357,7 +357,7 @@ export class MCPTransportManager {
     await this.owner?.close();
     await this.closeStore?.();
     await this.modern?.close();
-    for (const l of listeners) closeKeptAlive(l);
+    for (const l of listeners) l.closeIdleConnections();
     await this.stdioHandle?.close();
     await this.shared?.server.close();
     this.shared = undefined;

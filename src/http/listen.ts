@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type RequestListener, type Server as HttpServer, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type RequestListener, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ConfigError, McpTransportError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -27,7 +27,7 @@ export async function listenOn(handler: RequestListener, host: string, port: num
     // Bounds on a slow or stalled client sending its request (responses and streams are not limited).
     server.headersTimeout = HEADERS_TIMEOUT_MS;
     server.requestTimeout = REQUEST_TIMEOUT_MS;
-    trackKeptAlive(server);
+    trackAccepted(server);
     const actualPort = i === 0 ? port : (servers[0]!.address() as AddressInfo).port;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -49,22 +49,8 @@ export async function listenOn(handler: RequestListener, host: string, port: num
 /** Per listener, when it last accepted a connection. */
 const lastAccepted = new WeakMap<HttpServer, number>();
 
-/** Per listener, its connections that were answered and wait for a next request (HTTP keep-alive). */
-const keptAlive = new WeakMap<HttpServer, Set<Socket>>();
-
-function trackKeptAlive(server: HttpServer): void {
-  const waiting = new Set<Socket>();
-  keptAlive.set(server, waiting);
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    waiting.delete(req.socket);
-    res.once('finish', () => {
-      if (!req.socket.destroyed) waiting.add(req.socket);
-    });
-  });
-  server.on('connection', (socket: Socket) => {
-    lastAccepted.set(server, Date.now());
-    socket.once('close', () => waiting.delete(socket));
-  });
+function trackAccepted(server: HttpServer): void {
+  server.on('connection', () => lastAccepted.set(server, Date.now()));
 }
 
 /**
@@ -81,16 +67,6 @@ export async function untilQuiet(servers: readonly HttpServer[], quietMs: number
     if (wait <= 0) return;
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
-}
-
-/**
- * Close the connections of `server` that were answered and now wait for a next request. Unlike Node's
- * `closeIdleConnections()`, a connection just accepted whose request has not arrived yet is left alone: it
- * gets its answer (while draining, 503 with `Connection: close`) instead of a reset, which a load balancer
- * would see as a replica that failed the request (found in the rolling-restart replicas test).
- */
-export function closeKeptAlive(server: HttpServer): void {
-  for (const socket of keptAlive.get(server) ?? []) socket.destroy();
 }
 
 /** `http://host:port` for the first listener, as clients should write it. */
