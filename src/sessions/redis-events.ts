@@ -29,13 +29,13 @@ export interface RedisEventStoreOptions {
    */
   client: RedisClientLike;
   /**
-   * Retention in time, in milliseconds: a stream's events are dropped `ttlMs` after its last event (each
-   * event restarts the stream key's TTL). The session TTL is the natural value.
+   * Retention in time, in milliseconds: a session's events are dropped `ttlMs` after its last event (each
+   * event restarts the key's TTL). The session TTL is the natural value.
    */
   ttlMs: number;
-  /** Retention in count: about this many latest events are kept per stream (`XADD MAXLEN ~`, so a few more). @default 1000 */
+  /** Retention in count: about this many latest events are kept per session (`XADD MAXLEN ~`, so a few more). @default 1000 */
   maxEvents?: number;
-  /** Prefix of every key: a stream lives at `${prefix}events:${sessionId}:${streamId}` ({@link RedisEventStore.forSession}). @default 'mcp:' */
+  /** Prefix of every key: a session's events live at `${prefix}events:${sessionId}` ({@link RedisEventStore.forSession}). @default 'mcp:' */
   prefix?: string;
   /** How long a call may wait for Redis before it rejects with a {@link StoreUnavailableError}. @default 1000 */
   timeoutMs?: number;
@@ -74,21 +74,24 @@ const BATCH = 100;
 /** The longest stream id an event id may carry (it comes back in a header; keys stay small). */
 const MAX_STREAM_ID = 200;
 const ENTRY_ID = /^(\d{1,20})-(\d{1,20})$/;
-/** The one field of each entry: the message as JSON. */
+/** The fields of each entry: the message as JSON, and the SDK stream it belongs to. */
 const FIELD = 'm';
+const STREAM_FIELD = 's';
 
 /** Where a `Last-Event-ID` leads: the entries to send are those after `after`, or the whole stream when it is undefined. */
 type Located = { state: 'resume'; streamId: StreamId; key: string; after: string | undefined } | { state: 'refused'; error: UnknownEventError };
 
 /**
  * Resumability across replicas: the SDK's `EventStore` on Redis, so that a client's `Last-Event-ID` works on
- * any replica. One Redis stream per SDK stream (`XADD ... MAXLEN ~ maxEvents`), whose key expires `ttlMs`
- * after its last event; an event id is `${streamId}|${redisEntryId}`, so a replay reads the right stream
- * from just after that entry.
+ * any replica. One Redis stream per session holds the events of all its SDK streams (its GET stream and one
+ * per POST), each entry naming its SDK stream: `XADD ... MAXLEN ~ maxEvents`, and the key expires `ttlMs`
+ * after the last event, so retention is bounded per session in count and time, and Redis holds one key per
+ * session however many requests it makes. An event id is `${streamId}|${redisEntryId}`, so a replay reads
+ * that SDK stream's entries from just after that one.
  *
  * The SDK names every session's standalone GET stream `_GET_stream`, so a store shared by sessions must be
- * scoped: give each session's transport {@link forSession}`(sessionId)`. Used directly, the store keys
- * streams by stream id alone (`${prefix}events:${streamId}`), which fits one transport per store.
+ * scoped: give each session's transport {@link forSession}`(sessionId)`. Used directly, the store keeps
+ * every event under one key (`${prefix}events`), which fits one transport per store.
  *
  * A `Last-Event-ID` resumes when its event is still stored. It also resumes when its whole stream expired
  * (nothing stored there for `ttlMs`, as on a quiet GET stream): nothing kept is after it, or, when the stream
@@ -197,7 +200,7 @@ export class RedisEventStore implements EventStore {
    */
   forSession(sessionId: string): EventStore {
     if (typeof sessionId !== 'string' || sessionId === '') throw new TypeError('RedisEventStore.forSession: sessionId must be a non-empty string');
-    const scope = `${sessionId}:`;
+    const scope = `:${sessionId}`;
     return {
       storeEvent: (streamId, message) => this.store(scope, streamId, message),
       getStreamIdForEventId: (eventId) => this.streamIdOf(scope, eventId),
@@ -205,18 +208,9 @@ export class RedisEventStore implements EventStore {
     };
   }
 
-  /**
-   * Drop every stream of a session that ended (they would expire `ttlMs` later anyway): its cursors
-   * cannot be resumed from any more. Stream ids are the SDK's; a `*`, `?` or `[` in the session id is escaped.
-   */
+  /** Drop the events of a session that ended (they would expire `ttlMs` later anyway): its cursors cannot be resumed from any more. */
   async forget(sessionId: string): Promise<void> {
-    const pattern = `${this.key(`${sessionId}:`, '').replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
-    for (let cursor = '0'; ; ) {
-      const [next, keys] = (await this.command(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(BATCH)])) as [unknown, unknown[]];
-      if (keys.length > 0) await this.command(['UNLINK', ...keys.map(String)]);
-      cursor = String(next);
-      if (cursor === '0') return;
-    }
+    await this.command(['UNLINK', this.key(`:${sessionId}`)]);
   }
 
   /** Append `message` to its stream (trimmed to about `maxEvents`), restart the stream's TTL, and name the event. */
@@ -263,18 +257,18 @@ export class RedisEventStore implements EventStore {
     return this.closing;
   }
 
-  private key(scope: string, streamId: StreamId): string {
-    return `${this.prefix}events:${scope}${streamId}`;
+  private key(scope: string): string {
+    return `${this.prefix}events${scope}`;
   }
 
   private async store(scope: string, streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
     if (typeof streamId !== 'string' || streamId === '' || streamId.includes('|') || streamId.length > MAX_STREAM_ID) {
       throw new TypeError(`RedisEventStore: stream id ${JSON.stringify(streamId)} must be a non-empty string without '|', at most ${MAX_STREAM_ID} characters`);
     }
-    const key = this.key(scope, streamId);
+    const key = this.key(scope);
     // Sent together on the one connection, so PEXPIRE reaches Redis after the XADD that creates the key.
     const [entryId] = await this.commands([
-      ['XADD', key, 'MAXLEN', '~', String(this.maxEvents), '*', FIELD, JSON.stringify(message)],
+      ['XADD', key, 'MAXLEN', '~', String(this.maxEvents), '*', STREAM_FIELD, streamId, FIELD, JSON.stringify(message)],
       ['PEXPIRE', key, String(this.ttlMs)],
     ]);
     return `${streamId}|${String(entryId)}`;
@@ -294,7 +288,7 @@ export class RedisEventStore implements EventStore {
       for (const entry of entries) {
         const [id, fields] = entry as [unknown, unknown[]];
         after = String(id);
-        const message = this.message(key, after, fields);
+        const message = fieldOf(fields, STREAM_FIELD) === streamId ? this.message(key, after, fields) : undefined;
         if (message) await send(`${streamId}|${after}`, message);
       }
       if (entries.length < BATCH) return streamId;
@@ -314,12 +308,14 @@ export class RedisEventStore implements EventStore {
     const entryId = eventId.slice(cut + 1);
     const cursor = parseEntryId(entryId);
     if (!streamId || streamId.length > MAX_STREAM_ID || !cursor) return refuse('garbled');
-    const key = this.key(scope, streamId);
+    const key = this.key(scope);
     const [entries, exists] = await this.commands([
       ['XRANGE', key, entryId, entryId],
       ['EXISTS', key],
     ]);
-    if ((entries as unknown[]).length > 0) return { state: 'resume', streamId, key, after: entryId };
+    const [entry] = entries as [unknown, unknown[]][];
+    // The cursor's entry, but of another SDK stream: a made-up id.
+    if (entry) return fieldOf(entry[1], STREAM_FIELD) === streamId ? { state: 'resume', streamId, key, after: entryId } : refuse('unknown');
     const oldEnough = (ms: bigint) => cursor[0] + BigInt(this.ttlMs) <= ms;
     // No stream: expired as a whole (so nothing kept is after the cursor), or never there.
     if (Number(exists) === 0) return oldEnough(BigInt(Date.now())) ? { state: 'resume', streamId, key, after: entryId } : refuse('unknown');
@@ -339,10 +335,10 @@ export class RedisEventStore implements EventStore {
 
   /** The message of one entry, or undefined for a priming event or an entry this store did not write. */
   private message(key: string, entryId: string, fields: unknown[]): JSONRPCMessage | undefined {
-    const at = Array.isArray(fields) ? fields.findIndex((f, i) => i % 2 === 0 && String(f) === FIELD) : -1;
+    const json = fieldOf(fields, FIELD);
     try {
-      if (at < 0) throw new Error(`no ${FIELD} field`);
-      const message = JSON.parse(String(fields[at + 1])) as unknown;
+      if (json === undefined) throw new Error(`no ${FIELD} field`);
+      const message = JSON.parse(json) as unknown;
       if (message === null || typeof message !== 'object' || Array.isArray(message)) throw new Error('not an object');
       // The SDK's priming event ({}) only gives a client its first cursor; it is no message to send again.
       return Object.keys(message).length === 0 ? undefined : (message as JSONRPCMessage);
@@ -393,6 +389,13 @@ export class RedisEventStore implements EventStore {
       pending.catch(() => undefined);
     }
   }
+}
+
+/** A field of a stream entry (a flat list of names and values), as a string; undefined when it has none. */
+function fieldOf(fields: unknown, name: string): string | undefined {
+  if (!Array.isArray(fields)) return undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) if (String(fields[i]) === name) return String(fields[i + 1]);
+  return undefined;
 }
 
 /** A Redis stream entry id, `ms-seq`, as numbers; undefined when it is not one. */

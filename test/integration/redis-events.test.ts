@@ -87,12 +87,16 @@ describe('RedisEventStore', () => {
     expect(await session.getStreamIdForEventId!(ids[2]!)).toBe('_GET_stream');
     expect(await session.getStreamIdForEventId!(other)).toBe('req-1');
 
-    // Layout: one Redis stream per session and SDK stream, each message as JSON in field m, with a TTL.
-    const key = `${store.prefix}events:s1:_GET_stream`;
-    expect(await raw.xLen(key)).toBe(5);
+    // Layout: one Redis stream per session, each entry its SDK stream in field s and its message as JSON in m, with a TTL.
+    const key = `${store.prefix}events:s1`;
+    expect(await raw.keys(`${store.prefix}events*`)).toEqual([key]);
+    expect(await raw.xLen(key)).toBe(6);
     const [first] = (await raw.xRange(key, '-', '+', { COUNT: 1 }))!;
     expect(`_GET_stream|${first!.id}`).toBe(ids[0]);
+    expect(first!.message['s']).toBe('_GET_stream');
     expect(JSON.parse(first!.message['m']!)).toEqual(note('get 0'));
+    // A cursor of one SDK stream never reads another's: an entry id of _GET_stream named as req-1's is made up.
+    await expect(replay(session, `req-1|${ids[2]!.split('|')[1]}`)).rejects.toMatchObject({ reason: 'unknown' });
     const pttl = await raw.pTTL(key);
     expect(pttl).toBeGreaterThan(55_000);
     expect(pttl).toBeLessThanOrEqual(60_000);
@@ -106,7 +110,7 @@ describe('RedisEventStore', () => {
     await a.storeEvent('_GET_stream', note('for a, later'));
     // Entry ids count per stream, so b's own XADD in the same millisecond would be given a's id: b's entry is
     // written with an id of its own (older than a's), as a stream that has lived longer.
-    await raw.xAdd(`${store.prefix}events:b:_GET_stream`, '1-1', { m: JSON.stringify(note('for b')) });
+    await raw.xAdd(`${store.prefix}events:b`, '1-1', { s: '_GET_stream', m: JSON.stringify(note('for b')) });
     expect((await replay(a, idA)).sent.map(([, m]) => m)).toEqual([note('for a, later')]);
     // b has a _GET_stream, without that entry: refused, never a's events.
     await expect(replay(b, idA)).rejects.toMatchObject({ name: 'UnknownEventError', reason: 'gone' });
@@ -117,7 +121,7 @@ describe('RedisEventStore', () => {
     await expect(replay(store, idA)).rejects.toBeInstanceOf(UnknownEventError);
   });
 
-  it('forgets the streams of an ended session, and only those (a * in its id matches nothing else)', async () => {
+  it('forgets the events of an ended session, and only those', async () => {
     const store = await newStore();
     for (const id of ['gone', 'gone2', 'kept', 'g*']) {
       await store.forSession(id).storeEvent('_GET_stream', note(id));
@@ -126,15 +130,17 @@ describe('RedisEventStore', () => {
     await store.forget('g*');
     await store.forget('gone');
     const left = (await raw.keys(`${store.prefix}events:*`)).sort();
-    expect(left).toEqual(['gone2', 'kept'].flatMap((id) => [`${store.prefix}events:${id}:_GET_stream`, `${store.prefix}events:${id}:post-1`]).sort());
+    expect(left).toEqual(['gone2', 'kept'].map((id) => `${store.prefix}events:${id}`));
   });
 
   it('does not send priming events ({}) again, and skips entries it did not write', async () => {
     const store = await newStore();
     const session = store.forSession('p');
     const priming = await session.storeEvent('post-1', {} as JSONRPCMessage);
-    await raw.xAdd(`${store.prefix}events:p:post-1`, '*', { other: 'field' });
-    await raw.xAdd(`${store.prefix}events:p:post-1`, '*', { m: 'not json' });
+    await raw.xAdd(`${store.prefix}events:p`, '*', { s: 'post-1', other: 'field' });
+    await raw.xAdd(`${store.prefix}events:p`, '*', { s: 'post-1', m: 'not json' });
+    await raw.xAdd(`${store.prefix}events:p`, '*', { m: JSON.stringify(note('of no stream')) });
+    await session.storeEvent('post-2', note('of another stream'));
     const response = await session.storeEvent('post-1', { jsonrpc: '2.0', id: 1, result: {} });
     expect(await replay(session, priming)).toEqual({ streamId: 'post-1', sent: [[response, { jsonrpc: '2.0', id: 1, result: {} }]] });
   });
@@ -154,12 +160,12 @@ describe('RedisEventStore', () => {
     }
   });
 
-  it('retains about maxEvents per stream; a cursor trimmed away while later events remain is refused', async () => {
+  it('retains about maxEvents per session; a cursor trimmed away while later events remain is refused', async () => {
     const store = await newStore({ maxEvents: 10 });
     const session = store.forSession('count');
     const ids: string[] = [];
     for (let i = 0; i < 300; i++) ids.push(await session.storeEvent('s', note(String(i))));
-    const length = await raw.xLen(`${store.prefix}events:count:s`);
+    const length = await raw.xLen(`${store.prefix}events:count`);
     // MAXLEN ~ trims whole nodes (100 entries by default): at least maxEvents, a node more at most.
     expect(length).toBeGreaterThanOrEqual(10);
     expect(length).toBeLessThanOrEqual(110);
@@ -175,7 +181,7 @@ describe('RedisEventStore', () => {
     const session = store.forSession('time');
     const first = await session.storeEvent('s', note('1'));
     await session.storeEvent('s', note('2'));
-    const key = `${store.prefix}events:time:s`;
+    const key = `${store.prefix}events:time`;
     const pttl = await raw.pTTL(key);
     expect(pttl).toBeGreaterThan(0);
     expect(pttl).toBeLessThanOrEqual(300);
@@ -449,7 +455,7 @@ describe.each([1, 2] as const)('resuming a stream on another replica (SDK v%d tr
     a.release();
     // A stores the result for the stream that it no longer holds.
     const [streamId] = priming!.id!.split('|') as [string];
-    await waitFor(async () => (await raw.xLen(`${store.prefix}events:${sid}:${streamId}`)) === 2, 'A to store the result');
+    await waitFor(async () => ((await raw.xRange(`${store.prefix}events:${sid}`, '-', '+')) ?? []).filter((e) => e.message['s'] === streamId).length === 2, 'A to store the result');
 
     const resumed = await b.get(priming!.id);
     expect(resumed.status).toBe(200);
