@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import dotenv from 'dotenv';
+import type { VerifyAccessToken } from './auth/types.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
+import { isLoopbackHostname } from './http/guards.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 
 /** How the server is reached. */
@@ -22,6 +24,28 @@ export interface TransportConfigOptions {
   stateless?: boolean;
   /** When set, every HTTP request needs `Authorization: Bearer <token>`. Env `MCP_AUTH_TOKEN`. @default undefined */
   authToken?: string;
+  /**
+   * OAuth: the authorization server whose access tokens (JWTs) this server accepts, exactly as its tokens'
+   * `iss` claim spells it (`https://YOUR_TENANT.auth0.com/`, `https://host/realms/REALM`). Its signing keys
+   * are found through its RFC 8414 or OpenID metadata at startup, unless `authJwksUrl` is set. `https://`
+   * is required, except on loopback. Not together with `authToken`. Env `MCP_AUTH_ISSUER`. @default undefined
+   */
+  authIssuer?: string;
+  /** OAuth: where the issuer's JWKS is; skips discovery at startup. Env `MCP_AUTH_JWKS_URL`. @default from the issuer's metadata */
+  authJwksUrl?: string;
+  /**
+   * OAuth: the audience (`aud`) every token must name. Replaces the default; when it is an http(s) URL,
+   * it is also the resource advertised in the metadata (set it to the public URL behind a proxy).
+   * Env `MCP_AUTH_AUDIENCE`. @default this server's URL, `http://<host>:<port>/mcp`
+   */
+  authAudience?: string;
+  /** OAuth: scopes every request needs. Env `MCP_AUTH_SCOPES`, comma or space separated. @default [] (none) */
+  authScopes?: readonly string[];
+  /**
+   * OAuth with tokens checked by your code (opaque tokens, by introspection) instead of as JWTs. Needs
+   * `authIssuer`, which the metadata advertises. Library only. @default undefined
+   */
+  verifyAccessToken?: VerifyAccessToken;
   /** Origins accepted besides loopback ones (`*` accepts any). Env `MCP_ALLOWED_ORIGINS`, comma list. @default [] */
   allowedOrigins?: readonly string[];
   /** Host headers accepted besides loopback ones (`name` or `name:port`). Env `MCP_ALLOWED_HOSTS`, comma list. @default [] */
@@ -63,8 +87,14 @@ export interface TransportConfigOptions {
 }
 
 /** The resolved, frozen configuration. */
-export type TransportConfig = Readonly<Required<Omit<TransportConfigOptions, 'authToken' | 'sessionFile' | 'devControl' | 'redis'>>> & {
+export type TransportConfig = Readonly<
+  Required<Omit<TransportConfigOptions, 'authToken' | 'sessionFile' | 'devControl' | 'redis' | 'authIssuer' | 'authJwksUrl' | 'authAudience' | 'verifyAccessToken'>>
+> & {
   readonly authToken: string | undefined;
+  readonly authIssuer: string | undefined;
+  readonly authJwksUrl: string | undefined;
+  readonly authAudience: string | undefined;
+  readonly verifyAccessToken: VerifyAccessToken | undefined;
   readonly redisUrl: string | undefined;
   readonly devControl: string | undefined;
   readonly sessionFile: string | undefined;
@@ -82,6 +112,11 @@ export const DEFAULT_CONFIG: TransportConfig = Object.freeze({
   port: 3000,
   stateless: false,
   authToken: undefined,
+  authIssuer: undefined,
+  authJwksUrl: undefined,
+  authAudience: undefined,
+  authScopes: Object.freeze([]),
+  verifyAccessToken: undefined,
   sessionFile: undefined,
   devControl: undefined,
   redisUrl: undefined,
@@ -152,6 +187,10 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
   const port = pick(options.port, 'MCP_HTTP_PORT', (raw) => (/^\d+$/.test(raw) ? Number(raw) : badPort('MCP_HTTP_PORT', raw)));
   const stateless = pick(options.stateless, 'MCP_HTTP_STATELESS', bool('stateless', 'MCP_HTTP_STATELESS'));
   const authToken = pick(options.authToken, 'MCP_AUTH_TOKEN', (raw) => raw || undefined);
+  const authIssuer = pick(options.authIssuer, 'MCP_AUTH_ISSUER', (raw) => raw || undefined);
+  const authJwksUrl = pick(options.authJwksUrl, 'MCP_AUTH_JWKS_URL', (raw) => raw || undefined);
+  const authAudience = pick(options.authAudience, 'MCP_AUTH_AUDIENCE', (raw) => raw || undefined);
+  const authScopes = pick(options.authScopes, 'MCP_AUTH_SCOPES', (raw) => raw.split(/[\s,]+/).filter(Boolean));
   const allowedOrigins = pick(options.allowedOrigins, 'MCP_ALLOWED_ORIGINS', list);
   const allowedHosts = pick(options.allowedHosts, 'MCP_ALLOWED_HOSTS', list);
   const logLevel = pick(options.logLevel, 'MCP_LOG_LEVEL', (raw) =>
@@ -176,6 +215,11 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
   set('port', port);
   set('stateless', stateless);
   set('authToken', authToken);
+  set('authIssuer', authIssuer);
+  set('authJwksUrl', authJwksUrl);
+  set('authAudience', authAudience);
+  set('authScopes', authScopes);
+  set('verifyAccessToken', options.verifyAccessToken);
   set('allowedOrigins', allowedOrigins);
   set('allowedHosts', allowedHosts);
   set('logLevel', logLevel ?? (devMode ? 'debug' : undefined));
@@ -202,6 +246,7 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
     const source = options.redis !== undefined ? 'redis' : 'MCP_REDIS_URL';
     fail('redisUrl', 'INVALID_OPTION', source, `${source}${redisUrlProblem(redisUrl)}`);
   }
+  authProblems(config, options, fail);
   // Only once the transport is known can a problem be judged harmless to it.
   const stdio = config.transportMode === 'stdio' && !problems.some((p) => p.setting === 'transportMode');
   const errors = stdio ? problems.filter((p) => STDIO_SETTINGS.has(p.setting)) : problems;
@@ -209,6 +254,7 @@ export function parseConfig(env: Env, options: TransportConfigOptions = {}): Tra
   const warnings = problems.filter((p) => !errors.includes(p)).map((p) => `${p.message} (ignored: stdio mode does not use ${p.source})`);
   return Object.freeze({
     ...config,
+    authScopes: Object.freeze([...config.authScopes]),
     allowedOrigins: Object.freeze([...config.allowedOrigins]),
     allowedHosts: Object.freeze([...config.allowedHosts]),
     warnings: Object.freeze(warnings),
@@ -227,6 +273,58 @@ function hostProblem(host: string): string | undefined {
   // One colon is a port (IPv6 addresses have at least two).
   if (/^[^:]+:\d*$/.test(host)) return `=${host} is not a host: ${fix}, and put the port in MCP_HTTP_PORT`;
   return undefined;
+}
+
+/**
+ * The auth settings, judged together: one way to authenticate, OAuth settings only with an issuer, and
+ * URLs that cannot be read or forged in transit (`https://`, or `http://` to this machine only).
+ */
+function authProblems(
+  config: Pick<TransportConfig, 'authToken' | 'authIssuer' | 'authJwksUrl' | 'authAudience' | 'authScopes' | 'verifyAccessToken'>,
+  options: TransportConfigOptions,
+  fail: (setting: keyof TransportConfig, code: ConfigProblem['code'], source: string, message: string) => undefined,
+): void {
+  const name = (option: keyof TransportConfigOptions, variable: string) => (options[option] !== undefined ? option : variable);
+  const issuer = name('authIssuer', 'MCP_AUTH_ISSUER');
+  if (config.authToken !== undefined && (config.authIssuer !== undefined || config.verifyAccessToken !== undefined)) {
+    const oauth = config.authIssuer !== undefined ? issuer : 'verifyAccessToken';
+    const token = name('authToken', 'MCP_AUTH_TOKEN');
+    fail('authToken', 'INVALID_OPTION', token, `${token} and ${oauth} are both set: use one, a static token (${token}) or OAuth (${oauth}), and unset the other`);
+  }
+  if (config.authIssuer === undefined) {
+    const needIssuer: [keyof TransportConfigOptions, string, boolean][] = [
+      ['authJwksUrl', 'MCP_AUTH_JWKS_URL', config.authJwksUrl !== undefined],
+      ['authAudience', 'MCP_AUTH_AUDIENCE', config.authAudience !== undefined],
+      ['authScopes', 'MCP_AUTH_SCOPES', config.authScopes.length > 0],
+      ['verifyAccessToken', 'verifyAccessToken', config.verifyAccessToken !== undefined],
+    ];
+    for (const [option, variable, set] of needIssuer) {
+      const source = name(option, variable);
+      if (set) fail('authIssuer', 'INVALID_OPTION', source, `${source} is set but MCP_AUTH_ISSUER is not: set MCP_AUTH_ISSUER to your authorization server's issuer URL`);
+    }
+    return;
+  }
+  const url = (value: string, source: string, what: string) => {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(value);
+    } catch {
+      // Reported below.
+    }
+    if (!parsed || !/^https?:$/.test(parsed.protocol)) return fail('authIssuer', 'INVALID_OPTION', source, `${source}=${value} is not a URL: set it to ${what}`);
+    if (parsed.protocol === 'http:' && !isLoopbackHostname(parsed.hostname)) {
+      return fail('authIssuer', 'INVALID_OPTION', source, `${source}=${value} uses http:// on a host that is not loopback: use https:// (http:// is for an authorization server on this machine only)`);
+    }
+    return parsed;
+  };
+  const parsed = url(config.authIssuer, issuer, 'the issuer URL, such as https://YOUR_TENANT.auth0.com/');
+  // RFC 8414 §2: an issuer has no query or fragment.
+  if (parsed && (parsed.search !== '' || parsed.hash !== '')) fail('authIssuer', 'INVALID_OPTION', issuer, `${issuer}=${config.authIssuer} has a query or fragment, which an issuer never has`);
+  if (config.authJwksUrl !== undefined) url(config.authJwksUrl, name('authJwksUrl', 'MCP_AUTH_JWKS_URL'), "the URL of the issuer's JWKS");
+  if (config.authJwksUrl !== undefined && config.verifyAccessToken !== undefined) {
+    fail('authJwksUrl', 'INVALID_OPTION', name('authJwksUrl', 'MCP_AUTH_JWKS_URL'), `${name('authJwksUrl', 'MCP_AUTH_JWKS_URL')} is set with verifyAccessToken, which checks tokens itself: unset one`);
+  }
+  if (config.authAudience !== undefined && config.authAudience.trim() === '') fail('authAudience', 'INVALID_OPTION', name('authAudience', 'MCP_AUTH_AUDIENCE'), 'the audience is empty');
 }
 
 /**

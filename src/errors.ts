@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'ALREADY_STARTED'
   | 'CLOSED'
   | 'SDK_MISSING'
+  | 'AUTH_DISCOVERY_FAILED'
   | 'STORE_UNAVAILABLE';
 
 /** Base class: every error has a `name`, a stable `code` and an optional `cause`. */
