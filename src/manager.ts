@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type TransportConfig, type TransportConfigOptions } from './config.js';
 import { ConfigError, LifecycleError } from './errors.js';
-import { isLoopbackHostname } from './http/guards.js';
+import { bearerCheck, isLoopbackHostname } from './http/guards.js';
 import type { WebSocketAcceptor } from './http/ws.js';
 import { baseUrl, listenOn, untilQuiet } from './http/listen.js';
 import { isListChanged, type Transport } from './jsonrpc.js';
@@ -246,6 +246,9 @@ export class MCPTransportManager {
       this.shared = { server: source, transport: mux };
       connect = (transport) => mux.attach(transport);
     }
+    // OAuth first: an issuer whose keys cannot be found stops the start before anything listens.
+    const oauth = config.authIssuer === undefined ? undefined : await (await import('./auth/oauth.js')).createResourceServer(config, this.log);
+    const authenticate = oauth?.authenticate ?? (config.authToken === undefined ? undefined : bearerCheck(config.authToken));
     const store = await this.sessionStore(config);
     this.owner = new SessionOwner({
       sdk,
@@ -268,13 +271,18 @@ export class MCPTransportManager {
     const boundHosts = config.host === '0.0.0.0' || config.host === '::' ? [] : [config.host];
     // Loaded here so that a stdio server does not pay for express (~80 ms of startup).
     const [{ createApp }, { serveWebSockets }] = await Promise.all([import('./http/app.js'), import('./http/ws.js')]);
-    const app = createApp({ config, owner: this.owner, modern: this.modern, boundHosts });
+    const app = createApp({ config, owner: this.owner, modern: this.modern, boundHosts, authenticate, resourceMetadata: oauth?.metadata });
 
     this.listeners.push(...(await listenOn(app, config.host, config.port, this.log)));
-    this.websockets = await serveWebSockets(this.listeners, { config, owner: this.owner, boundHosts, log: this.log });
+    oauth?.listening(this.url!);
+    this.websockets = await serveWebSockets(this.listeners, { config, owner: this.owner, boundHosts, authenticate, log: this.log });
     if (!isLoopbackHostname(config.host)) {
-      this.log.warn(`listening on ${config.host}, which is not loopback: set MCP_AUTH_TOKEN, and MCP_ALLOWED_HOSTS for the names clients use`);
+      if (!oauth) this.log.warn(`listening on ${config.host}, which is not loopback: set MCP_AUTH_TOKEN (or MCP_AUTH_ISSUER), and MCP_ALLOWED_HOSTS for the names clients use`);
+      else if (config.authAudience === undefined) {
+        this.log.warn(`MCP_AUTH_AUDIENCE is unset, so tokens must be issued for ${this.url}/mcp: set it to the URL clients use (the public one, behind a proxy)`);
+      }
     }
+    if (oauth) this.log.info(`OAuth: tokens from ${config.authIssuer} · metadata at ${this.url}/.well-known/oauth-protected-resource/mcp`);
     const eras = this.modern ? '2026-07-28 and 2025' : '2025 era; 2026-07-28 needs a factory of SDK v2 servers';
     this.log.info(`listening on ${this.url} · Streamable HTTP: ${this.url}/mcp (${eras}) · SSE: ${this.url}/sse · WebSocket: ${this.url!.replace(/^http/, 'ws')}/ws`);
     if (config.devControl) await this.announce(config.devControl);

@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
+import { METADATA_PATHS, type ProtectedResourceMetadata } from '../auth/metadata.js';
 import type { TransportConfig } from '../config.js';
-import { authGuard, DRAINING, errorHandler, hostGuard, originGuard, sendJsonRpcError, sendRejection } from './guards.js';
+import { type Authenticate, authGuard, DRAINING, errorHandler, hostGuard, originGuard, sendJsonRpcError, sendRejection } from './guards.js';
 import { isModernRequest } from '../era.js';
 import type { ModernHandler } from '../sdk.js';
 import type { SessionOwner } from '../sessions/owner.js';
@@ -16,13 +17,17 @@ export interface AppOptions {
   modern?: ModernHandler;
   /** Host names the server listens on, accepted in the Host header besides loopback ones. */
   boundHosts?: readonly string[];
+  /** The bearer check (static tokens or OAuth); none when undefined. */
+  authenticate?: Authenticate;
+  /** OAuth: the RFC 9728 document, served without a token at the well-known paths. */
+  resourceMetadata?: () => ProtectedResourceMetadata;
 }
 
 /**
  * The express app: guards first (Host/Origin 403, token 401) so nothing unauthorised is parsed,
  * then the body limit (413/400), then the routes. Every error leaves as a JSON-RPC error body.
  */
-export function createApp({ config, owner, modern, boundHosts = [] }: AppOptions): Express {
+export function createApp({ config, owner, modern, boundHosts = [], authenticate, resourceMetadata }: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use((_req, res, next) => {
@@ -32,7 +37,9 @@ export function createApp({ config, owner, modern, boundHosts = [] }: AppOptions
   });
   app.use(hostGuard([...config.allowedHosts, ...boundHosts]));
   app.use(originGuard(config.allowedOrigins));
-  app.use(authGuard(config.authToken));
+  // Clients read the metadata to learn where to get a token, so it needs none (but the Host and Origin checks hold).
+  if (resourceMetadata) app.get([...METADATA_PATHS], (_req, res) => void res.set('Cache-Control', 'max-age=300').json(resourceMetadata()));
+  app.use(authGuard(authenticate));
   app.use(express.json({ limit: config.maxBodyBytes, strict: false }));
 
   const startedAt = Date.now();

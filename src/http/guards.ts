@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { AuthInfo } from '../auth/types.js';
 import type { Logger } from '../log.js';
 
 /** Write a JSON-RPC error body with an HTTP status. The id is null: the request may not have parsed. */
@@ -77,12 +78,30 @@ export function originCheck(allowedOrigins: readonly string[]): (origin: string 
 }
 
 /**
- * The bearer-token check as a plain function. With no tokens configured every request passes with no
+ * Who is calling, once authenticated: the principal a session is bound to (another principal gets 404 on
+ * it), and for OAuth what handlers see as `extra.authInfo`.
+ */
+export interface Caller {
+  principal: string | undefined;
+  authInfo?: AuthInfo;
+}
+
+/** A request's credentials judged: its caller, or why it is refused. */
+export type AuthResult = Caller | { rejection: Rejection };
+
+/**
+ * The one bearer check, of the `Authorization` header: the static tokens ({@link bearerCheck}) or OAuth
+ * (`src/auth/oauth.ts`). Used by the express guard and by the WebSocket upgrade alike.
+ */
+export type Authenticate = (authorization: string | undefined) => AuthResult | Promise<AuthResult>;
+
+/**
+ * The static bearer-token check (MCP_AUTH_TOKEN) as a plain function. With no tokens configured every request passes with no
  * principal. Otherwise `Authorization: Bearer <token>` must match one of the comma-separated tokens
  * (compared in constant time, length included): the principal is the matching token's index; anything
  * else gets a 401 rejection with `WWW-Authenticate: Bearer`.
  */
-export function bearerCheck(tokens: string | undefined): (authorization: string | undefined) => { principal: string | undefined } | { rejection: Rejection } {
+export function bearerCheck(tokens: string | undefined): (authorization: string | undefined) => AuthResult {
   if (tokens === undefined) return () => ({ principal: undefined });
   // Hashing first gives equal-length buffers, so timingSafeEqual leaks neither content nor length.
   const expected = tokens
@@ -106,23 +125,21 @@ export interface RequestCheckOptions {
   allowedHosts: readonly string[];
   /** Extra Origins besides loopback ones (MCP_ALLOWED_ORIGINS). */
   allowedOrigins: readonly string[];
-  /** MCP_AUTH_TOKEN: comma-separated bearer tokens, or undefined for none. */
-  authToken: string | undefined;
+  /** The bearer check ({@link bearerCheck} of MCP_AUTH_TOKEN, or OAuth's), or undefined for none. */
+  authenticate: Authenticate | undefined;
 }
 
 /**
- * Host (403), then Origin (403), then the token (401), in the order the express guards run, as one
+ * Host (403), then Origin (403), then the token (401/403), in the order the express guards run, as one
  * function of the request headers. For requests that never reach express, such as WebSocket upgrades.
  */
-export function requestCheck(options: RequestCheckOptions): (req: { headers: { host?: string; origin?: string; authorization?: string } }) => Rejection | undefined {
+export function requestCheck(options: RequestCheckOptions): (req: { headers: { host?: string; origin?: string; authorization?: string } }) => Promise<AuthResult> {
   const host = hostCheck(options.allowedHosts);
   const origin = originCheck(options.allowedOrigins);
-  const bearer = bearerCheck(options.authToken);
-  return (req) => {
-    const rejected = host(req.headers.host) ?? origin(req.headers.origin);
-    if (rejected) return rejected;
-    const auth = bearer(req.headers.authorization);
-    return 'rejection' in auth ? auth.rejection : undefined;
+  return async (req) => {
+    const rejection = host(req.headers.host) ?? origin(req.headers.origin);
+    if (rejection) return { rejection };
+    return options.authenticate ? options.authenticate(req.headers.authorization) : { principal: undefined };
   };
 }
 
@@ -159,20 +176,18 @@ function isLoopbackOrigin(origin: string): boolean {
 }
 
 /**
- * 401 unless `Authorization: Bearer <token>` matches one of the comma-separated tokens. Compared in
- * constant time, length included. The matching token's index is left in `res.locals.principal`, so
- * that sessions can be bound to the token that opened them.
+ * The bearer check as express middleware: a rejection is answered (401, 403), a caller goes on with its
+ * principal in `res.locals.principal`, so that sessions are bound to it, and its `authInfo` in `req.auth`,
+ * where the SDK transports and our own take it from for handlers (`extra.authInfo`).
  */
-export function authGuard(tokens: string | undefined): RequestHandler {
-  if (tokens === undefined) return (_req, _res, next) => next();
-  const check = bearerCheck(tokens);
-  return (req, res, next) => {
-    const result = check(req.headers.authorization);
-    if ('principal' in result) {
-      res.locals['principal'] = result.principal;
-      return next();
-    }
-    sendRejection(res, result.rejection);
+export function authGuard(authenticate: Authenticate | undefined): RequestHandler {
+  if (authenticate === undefined) return (_req, _res, next) => next();
+  return async (req, res, next) => {
+    const result = await authenticate(req.headers.authorization);
+    if ('rejection' in result) return sendRejection(res, result.rejection);
+    res.locals['principal'] = result.principal;
+    if (result.authInfo) (req as { auth?: AuthInfo }).auth = result.authInfo;
+    next();
   };
 }
 

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
+import { CLOCK_TOLERANCE_S } from '../auth/jwt.js';
 import { isJSONRPCMessage, type JSONRPCErrorResponse, type JSONRPCMessage, type MessageExtraInfo, type RequestId, type Transport } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
 import type { TransportConfig } from '../config.js';
 import type { SessionOwner } from '../sessions/owner.js';
-import { bearerCheck, DRAINING, requestCheck, sessionsFull, type Rejection } from './guards.js';
+import { DRAINING, requestCheck, sessionsFull, type Authenticate, type AuthResult, type Caller, type Rejection } from './guards.js';
 
 /** The subprotocol MCP clients ask for (the SDK's `WebSocketClientTransport` sends `mcp`). */
 export const WEBSOCKET_SUBPROTOCOL = 'mcp';
@@ -18,6 +19,8 @@ const OPEN = 1;
 /** How long a closing socket may take to finish the close handshake before it is cut. */
 const CLOSE_GRACE_MS = 2_000;
 const DEFAULT_HEARTBEAT_MS = 30_000;
+/** The longest a timer can wait (about 24.8 days): a token valid for longer is not timed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The part of a `ws` WebSocket the transport uses, declared structurally so that the public types do
@@ -182,13 +185,14 @@ export class WebSocketServerTransport implements Transport {
 /** What {@link acceptWebSockets} needs. */
 export interface AcceptWebSocketsOptions {
   /**
-   * Runs on every upgrade request before the handshake: Host and Origin (403), the token (401), or a
-   * full server (503). A rejection is answered with its status and a JSON-RPC error body.
-   * `requestCheck` in `guards.ts` builds the usual one.
+   * Runs on every upgrade request before the handshake: Host and Origin (403), the token (401, 403), or a
+   * full server (503). A rejection is answered with its status and a JSON-RPC error body; a caller's
+   * `authInfo` reaches handlers with every message, and the socket is closed (1008) when its token expires.
+   * `requestCheck` in `guards.ts` builds the usual one. @default every upgrade is admitted, with no principal
    */
-  check?: (req: IncomingMessage) => Rejection | undefined;
+  check?: (req: IncomingMessage) => AuthResult | Promise<AuthResult>;
   /** Connect a new session's transport to the user's server. A rejection closes the socket (1011). */
-  onTransport: (transport: WebSocketServerTransport, req: IncomingMessage) => Promise<void>;
+  onTransport: (transport: WebSocketServerTransport, req: IncomingMessage, caller: Caller) => Promise<void>;
   /** The largest frame (message) accepted, in bytes; a bigger one closes the socket with 1009. */
   maxPayload: number;
   log?: Logger;
@@ -266,10 +270,17 @@ export async function acceptWebSockets(servers: readonly HttpServer[], options: 
 
   const alive = new WeakMap<object, boolean>();
 
-  const accept = (socket: WebSocketLike & { ping(): void }, req: IncomingMessage): void => {
+  const accept = (socket: WebSocketLike & { ping(): void }, req: IncomingMessage, caller: Caller): void => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const transport = new WebSocketServerTransport(socket, { extra: { requestInfo: { headers: req.headers, url } } });
+    const transport = new WebSocketServerTransport(socket, { extra: { requestInfo: { headers: req.headers, url }, authInfo: caller.authInfo } });
     transports.add(transport);
+    // A socket is checked once, at the upgrade: it must not outlive the token that opened it.
+    const expiresInMs = caller.authInfo?.expiresAt === undefined ? undefined : (caller.authInfo.expiresAt + CLOCK_TOLERANCE_S) * 1000 - Date.now();
+    if (expiresInMs !== undefined && expiresInMs < MAX_TIMER_MS) {
+      const expiry = setTimeout(() => void transport.closeWith(1008, 'access token expired'), Math.max(0, expiresInMs));
+      expiry.unref();
+      socket.on('close', () => clearTimeout(expiry));
+    }
     alive.set(socket, true);
     socket.on('pong', () => alive.set(socket, true));
     socket.on('error', (error: Error & { code?: string }) => log.debug(`websocket ${transport.sessionId}: ${error.code ?? ''} ${error.message}`.trim()));
@@ -279,7 +290,7 @@ export async function acceptWebSockets(servers: readonly HttpServer[], options: 
     });
     log.debug(`websocket session ${transport.sessionId} opened`);
     Promise.resolve()
-      .then(() => options.onTransport(transport, req))
+      .then(() => options.onTransport(transport, req, caller))
       .catch((error: unknown) => {
         log.error(`websocket session ${transport.sessionId} could not start: ${error instanceof Error ? error.message : String(error)}`);
         void transport.closeWith(1011, 'session could not start');
@@ -292,14 +303,18 @@ export async function acceptWebSockets(servers: readonly HttpServer[], options: 
       socket.destroy();
     });
     if (closing) return refuse(socket, { status: 503, code: -32000, message: 'Service Unavailable: the server is shutting down' });
-    let rejected: Rejection | undefined;
-    try {
-      rejected = options.check?.(req);
-    } catch (error) {
-      log.error(`websocket upgrade check failed: ${error instanceof Error ? error.message : String(error)}`);
-      rejected = { status: 500, code: -32603, message: 'Internal error' };
-    }
-    if (rejected) return refuse(socket, rejected);
+    Promise.resolve()
+      .then(() => options.check?.(req) ?? { principal: undefined })
+      .then(
+        (result) => ('rejection' in result ? refuse(socket, result.rejection) : upgrade(req, socket, head, result)),
+        (error: unknown) => {
+          log.error(`websocket upgrade check failed: ${error instanceof Error ? error.message : String(error)}`);
+          refuse(socket, { status: 500, code: -32603, message: 'Internal error' });
+        },
+      );
+  };
+
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, caller: Caller): void => {
     const path = pathnameOf(req.url);
     if (path !== WEBSOCKET_PATH) return refuse(socket, { status: 404, code: -32601, message: `Not Found: ${path} (WebSocket is served at ${WEBSOCKET_PATH})` });
     if (!offersMcp(req.headers['sec-websocket-protocol'])) {
@@ -308,7 +323,7 @@ export async function acceptWebSockets(servers: readonly HttpServer[], options: 
     load().then(
       (server) => {
         if (closing) return refuse(socket, { status: 503, code: -32000, message: 'Service Unavailable: the server is shutting down' });
-        server.handleUpgrade(req, socket, head, (ws) => accept(ws, req));
+        server.handleUpgrade(req, socket, head, (ws) => accept(ws, req, caller));
       },
       (error: unknown) => {
         log.error(`websocket support could not load: ${error instanceof Error ? error.message : String(error)}`);
@@ -358,20 +373,22 @@ export async function acceptWebSockets(servers: readonly HttpServer[], options: 
 
 /**
  * `/ws` for a manager: one session per socket, opened by the session owner, behind the same guards as every
- * HTTP route (draining, Host, Origin, token, the session cap), checked on the upgrade.
+ * HTTP route (draining, Host, Origin, token, the session cap), checked on the upgrade. The session is bound
+ * to the caller's principal.
  */
 export function serveWebSockets(
   servers: readonly HttpServer[],
-  { config, owner, boundHosts, log }: { config: TransportConfig; owner: SessionOwner; boundHosts: readonly string[]; log: Logger },
+  { config, owner, boundHosts, authenticate, log }: { config: TransportConfig; owner: SessionOwner; boundHosts: readonly string[]; authenticate: Authenticate | undefined; log: Logger },
 ): Promise<WebSocketAcceptor> {
-  const guard = requestCheck({ allowedHosts: [...config.allowedHosts, ...boundHosts], allowedOrigins: config.allowedOrigins, authToken: config.authToken });
-  const bearer = bearerCheck(config.authToken);
+  const guard = requestCheck({ allowedHosts: [...config.allowedHosts, ...boundHosts], allowedOrigins: config.allowedOrigins, authenticate });
   return acceptWebSockets(servers, {
-    check: (req) => (owner.closing ? DRAINING : undefined) ?? guard(req) ?? (owner.size >= owner.maxSessions ? sessionsFull(owner.maxSessions) : undefined),
-    onTransport: (transport, req) => {
-      const auth = bearer(req.headers.authorization);
-      return owner.openSocket(transport, 'principal' in auth ? auth.principal : undefined);
+    check: async (req) => {
+      if (owner.closing) return { rejection: DRAINING };
+      const result = await guard(req);
+      if (!('rejection' in result) && owner.size >= owner.maxSessions) return { rejection: sessionsFull(owner.maxSessions) };
+      return result;
     },
+    onTransport: (transport, _req, caller) => owner.openSocket(transport, caller.principal),
     maxPayload: config.maxBodyBytes,
     log,
   });

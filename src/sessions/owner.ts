@@ -236,8 +236,8 @@ export class SessionOwner {
     const bus = this.options.bus;
     if (bus && !transport.closed) {
       const stop = await bus.subscribe(sseChannel(id), (payload) => {
-        const { principal: sender, message } = payload as { principal?: string; message: JSONRPCMessage };
-        if (sender === principal && !transport.closed) void this.post(session as Extract<LiveSession, { kind: 'sse' }>, message, {});
+        const { principal: sender, message, authInfo } = payload as { principal?: string; message: JSONRPCMessage; authInfo?: unknown };
+        if (sender === principal && !transport.closed) void this.post(session as Extract<LiveSession, { kind: 'sse' }>, message, { authInfo });
       });
       transport.use({ closed: () => void stop() });
     }
@@ -257,7 +257,7 @@ export class SessionOwner {
    */
   async postSse(id: string, principal: string | undefined, message: JSONRPCMessage, extra: MessageExtraInfo): Promise<boolean> {
     const bus = this.options.bus;
-    if (bus && !this.registry.get(id) && (await bus.publish(sseChannel(id), { principal, message })) > 0) return true;
+    if (bus && !this.registry.get(id) && (await bus.publish(sseChannel(id), { principal, message, authInfo: extra.authInfo })) > 0) return true;
     const session = await this.find(id, 'sse', principal);
     if (session?.kind !== 'sse') return false;
     await this.post(session, message, extra);

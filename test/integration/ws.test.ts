@@ -14,7 +14,7 @@ import type { JSONRPCMessage as SdkMessage } from '@modelcontextprotocol/sdk/typ
 import { Client as ClientV2 } from '@modelcontextprotocol/client';
 import { McpServer as McpServerV2 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { requestCheck } from '../../src/http/guards.js';
+import { bearerCheck, requestCheck } from '../../src/http/guards.js';
 import { acceptWebSockets, type WebSocketAcceptor, type WebSocketServerTransport } from '../../src/http/ws.js';
 import { waitFor } from '../helpers.js';
 
@@ -93,7 +93,7 @@ async function start(options: StartOptions = {}): Promise<Harness> {
   const transports: WebSocketServerTransport[] = [];
   const errors: Error[] = [];
   const acceptor = await acceptWebSockets([http], {
-    check: requestCheck({ allowedHosts: [], allowedOrigins: [], authToken: options.authToken }),
+    check: requestCheck({ allowedHosts: [], allowedOrigins: [], authenticate: bearerCheck(options.authToken) }),
     maxPayload: options.maxPayload ?? 1024 * 1024,
     onTransport: async (transport) => {
       transports.push(transport);
