@@ -282,9 +282,9 @@ export class MCPTransportManager {
         this.log.warn(`MCP_AUTH_AUDIENCE is unset, so tokens must be issued for ${this.url}/mcp: set it to the URL clients use (the public one, behind a proxy)`);
       }
     }
-    if (oauth) this.log.info(`OAuth: tokens from ${config.authIssuer} · metadata at ${this.url}/.well-known/oauth-protected-resource/mcp`);
     const eras = this.modern ? '2026-07-28 and 2025' : '2025 era; 2026-07-28 needs a factory of SDK v2 servers';
     this.log.info(`listening on ${this.url} · Streamable HTTP: ${this.url}/mcp (${eras}) · SSE: ${this.url}/sse · WebSocket: ${this.url!.replace(/^http/, 'ws')}/ws`);
+    if (oauth) this.log.info(`OAuth: tokens from ${config.authIssuer} · metadata at ${this.url}/.well-known/oauth-protected-resource/mcp`);
     if (config.devControl) await this.announce(config.devControl);
   }
 
