@@ -85,7 +85,8 @@ export interface Replicas {
  * `whoami` reports the client of the session that asked. (test/fixtures/server.ts shares one
  * instance, whose `getClientVersion()` is the last client that initialized on that process.)
  * Tools: `echo {text}`, `whoami`, `sleep {ms}` (answers `ms` after that long), `pid`, `announce`
- * (the manager's `notify.toolsChanged()`: every session on every replica hears `list_changed`).
+ * (the manager's `notify.toolsChanged()`: every session on every replica hears `list_changed`), `caller`
+ * (the pid, session id and `extra.authInfo` its handler saw, as JSON).
  */
 export function replicaFixture(): { dir: string; entry: string } {
   const dir = emptyDir();
@@ -109,6 +110,7 @@ function build(): McpServer {
     return text(String(ms));
   });
   server.registerTool('pid', {}, async () => text(String(process.pid)));
+  server.registerTool('caller', {}, async (extra) => text(JSON.stringify({ pid: process.pid, sessionId: extra.sessionId ?? null, authInfo: extra.authInfo ?? null })));
   server.registerTool('announce', {}, async () => {
     manager.notify.toolsChanged();
     return text('announced');

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { isInitializeRequest, isJSONRPCNotification, isJSONRPCRequest, isListChanged, type InitializeParams, type RequestId, type JSONRPCMessage, type MessageExtraInfo, type Transport } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
@@ -55,7 +55,11 @@ const ENDED = 'mcp:ended';
 /** How the id of a request the server sends the client begins, when replicas share sessions. */
 const REPLY_PREFIX = 'mcp-replica:';
 const NOTIFY = 'mcp:notify';
-const sseChannel = (id: string) => `mcp:sse:${id}`;
+/**
+ * Where a legacy SSE session's messages go to the replica holding its stream: one channel per session and
+ * principal (hashed: no subject in Redis), so that a post of another principal reaches no one, and is a 404.
+ */
+const sseChannel = (id: string, principal: string | undefined) => `mcp:sse:${id}:${createHash('sha256').update(principal ?? '').digest('base64url')}`;
 
 /**
  * The one owner of every session's life: it opens, restores, ends, expires and closes them, keeps
@@ -171,8 +175,13 @@ export class SessionOwner {
     // A session being restored is registered before its handshake is replayed: wait until it is whole.
     await this.restoring.get(id);
     if (this.registry.get(id) || !this.options.store) return this.live(id, kind, principal);
-    if (kind === 'streamable') await this.restoreOnce(id);
-    else if (kind === 'sse' && (await this.options.store.get(id))?.kind === 'sse') await this.registry.waitFor(id, RECONNECT_WAIT_MS);
+    if (kind === 'streamable') {
+      await this.restoreOnce(id);
+    } else if (kind === 'sse') {
+      // Its stream may be coming back here: worth waiting for, but only for the principal that opened it.
+      const stored = await this.options.store.get(id);
+      if (stored?.kind === 'sse' && stored.principal === principal) await this.registry.waitFor(id, RECONNECT_WAIT_MS);
+    }
     return this.live(id, kind, principal);
   }
 
@@ -235,9 +244,9 @@ export class SessionOwner {
     // Its client may post to any replica: those send the messages here, where its stream is.
     const bus = this.options.bus;
     if (bus && !transport.closed) {
-      const stop = await bus.subscribe(sseChannel(id), (payload) => {
-        const { principal: sender, message, authInfo } = payload as { principal?: string; message: JSONRPCMessage; authInfo?: unknown };
-        if (sender === principal && !transport.closed) void this.post(session as Extract<LiveSession, { kind: 'sse' }>, message, { authInfo });
+      const stop = await bus.subscribe(sseChannel(id, principal), (payload) => {
+        const { message, authInfo } = payload as { message: JSONRPCMessage; authInfo?: unknown };
+        if (!transport.closed) void this.post(session as Extract<LiveSession, { kind: 'sse' }>, message, { authInfo });
       });
       transport.use({ closed: () => void stop() });
     }
@@ -257,7 +266,9 @@ export class SessionOwner {
    */
   async postSse(id: string, principal: string | undefined, message: JSONRPCMessage, extra: MessageExtraInfo): Promise<boolean> {
     const bus = this.options.bus;
-    if (bus && !this.registry.get(id) && (await bus.publish(sseChannel(id), { principal, message, authInfo: extra.authInfo })) > 0) return true;
+    // The caller's authInfo goes along, token included, so that the handler there sees what it would see here.
+    // Pub/sub keeps nothing, and Redis is inside the trust boundary already: it holds the sessions and their principals.
+    if (bus && !this.registry.get(id) && (await bus.publish(sseChannel(id, principal), { message, authInfo: extra.authInfo })) > 0) return true;
     const session = await this.find(id, 'sse', principal);
     if (session?.kind !== 'sse') return false;
     await this.post(session, message, extra);
