@@ -324,7 +324,17 @@ function authProblems(
   if (config.authJwksUrl !== undefined && config.verifyAccessToken !== undefined) {
     fail('authJwksUrl', 'INVALID_OPTION', name('authJwksUrl', 'MCP_AUTH_JWKS_URL'), `${name('authJwksUrl', 'MCP_AUTH_JWKS_URL')} is set with verifyAccessToken, which checks tokens itself: unset one`);
   }
-  if (config.authAudience !== undefined && config.authAudience.trim() === '') fail('authAudience', 'INVALID_OPTION', name('authAudience', 'MCP_AUTH_AUDIENCE'), 'the audience is empty');
+  const audience = name('authAudience', 'MCP_AUTH_AUDIENCE');
+  if (config.authAudience !== undefined && config.authAudience.trim() === '') fail('authAudience', 'INVALID_OPTION', audience, 'the audience is empty');
+  // A URL audience is also the resource the challenges and the metadata name: it must be one.
+  if (config.authAudience !== undefined && /^https?:\/\//i.test(config.authAudience) && !URL.canParse(config.authAudience)) {
+    fail('authAudience', 'INVALID_OPTION', audience, `${audience}=${config.authAudience} is not a valid URL: set it to the URL clients use, such as https://mcp.example.com/mcp`);
+  }
+  // RFC 6749 §3.3 scope-token: the challenges quote them in WWW-Authenticate, where nothing else fits.
+  const scopes = name('authScopes', 'MCP_AUTH_SCOPES');
+  for (const scope of config.authScopes.filter((s) => !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s))) {
+    fail('authScopes', 'INVALID_OPTION', scopes, `${scopes} has the scope ${JSON.stringify(scope)}: a scope is printable ASCII without spaces, " or \\`);
+  }
 }
 
 /**

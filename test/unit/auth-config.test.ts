@@ -61,6 +61,24 @@ describe('OAuth settings', () => {
     expect(problem({ MCP_AUTH_ISSUER: 'https://a.example/', MCP_AUTH_JWKS_URL: 'http://a.example/jwks' })).toMatch(/^MCP_AUTH_JWKS_URL=.*not loopback/);
   });
 
+  // Both end up in every WWW-Authenticate challenge: a value that cannot be there made each 401 a 500.
+  it.each([
+    [{ MCP_AUTH_AUDIENCE: 'https://' }, /^MCP_AUTH_AUDIENCE=https:\/\/ is not a valid URL/],
+    [{ MCP_AUTH_AUDIENCE: 'https://mcp example.com/mcp' }, /^MCP_AUTH_AUDIENCE=.* is not a valid URL/],
+    [{ MCP_AUTH_SCOPES: 'mcp:read mcp→write' }, /^MCP_AUTH_SCOPES has the scope "mcp→write": a scope is printable ASCII/],
+    [{ MCP_AUTH_SCOPES: 'mcp:read,"admin"' }, /^MCP_AUTH_SCOPES has the scope "\\"admin\\""/],
+  ])('refuses %j, which no challenge could carry', (env, why) => {
+    expect(problem({ MCP_AUTH_ISSUER: 'https://a.example/', ...env })).toMatch(why);
+  });
+
+  it('accepts an audience that is an API name, not a URL, and scopes with every character RFC 6749 allows', () => {
+    expect(parseConfig({ MCP_AUTH_ISSUER: 'https://a.example/', MCP_AUTH_AUDIENCE: 'my-api', MCP_AUTH_SCOPES: 'read:all https://a.example/scope.x!#$[]~' })).toMatchObject({
+      authAudience: 'my-api',
+      authScopes: ['read:all', 'https://a.example/scope.x!#$[]~'],
+    });
+    expect(problem({}, { authIssuer: 'https://a.example/', authScopes: ['two words'] })).toMatch(/^authScopes has the scope "two words"/);
+  });
+
   it.each(['MCP_AUTH_JWKS_URL', 'MCP_AUTH_AUDIENCE', 'MCP_AUTH_SCOPES'])('refuses %s without MCP_AUTH_ISSUER', (variable) => {
     expect(problem({ [variable]: 'https://x.example/a' })).toBe(`${variable} is set but MCP_AUTH_ISSUER is not: set MCP_AUTH_ISSUER to your authorization server's issuer URL`);
   });
