@@ -1,7 +1,7 @@
 import type { TransportConfig } from '../config.js';
 import type { Authenticate, AuthResult, Rejection } from '../http/guards.js';
 import type { Logger } from '../log.js';
-import { CLOCK_TOLERANCE_S, createJwtVerifier } from './jwt.js';
+import { CLOCK_TOLERANCE_S, createJwtVerifier, TokenRejectedError } from './jwt.js';
 import { metadataUrlFor, protectedResourceMetadata, type ProtectedResourceMetadata } from './metadata.js';
 import type { AuthInfo } from './types.js';
 
@@ -104,13 +104,16 @@ export function bearerAuthenticator({ verify, scopes, metadataUrl, log }: Bearer
     try {
       info = await verify(token);
     } catch (error) {
-      const { description, unavailable } = error as { description?: unknown; unavailable?: unknown };
-      if (unavailable === true) {
+      // Only our own reasons are sent and logged as they are. A verifier of the user's may put the token
+      // anywhere in what it throws (or characters no header can carry): its message is logged redacted, and the client told no more.
+      if (!(error instanceof TokenRejectedError)) {
+        log.debug(`verifyAccessToken refused a token: ${redact(String((error as Error)?.message ?? error), token)}`);
+        return invalid('the token is not valid');
+      }
+      if (error.unavailable) {
         return { rejection: { status: 503, code: -32000, message: 'Service Unavailable: the access token cannot be checked now; retry shortly', headers: { 'Retry-After': '5' } } };
       }
-      // A verifier of the user's may put the token in its message: that is never logged as it is.
-      if (typeof description !== 'string') log.debug(`verifyAccessToken refused a token: ${redact(String((error as Error)?.message ?? error), token)}`);
-      return invalid(typeof description === 'string' ? description : 'the token is not valid');
+      return invalid(error.description);
     }
     const subject = info.subject ?? (typeof info.extra?.['subject'] === 'string' ? info.extra['subject'] : undefined);
     if (typeof info.clientId !== 'string' || info.clientId === '') return invalid('the token names no client');

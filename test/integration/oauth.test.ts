@@ -459,6 +459,29 @@ describe('OAuth settings', () => {
     expect(await (await fetch(`${url}/.well-known/oauth-protected-resource`)).json()).toMatchObject({ authorization_servers: ['https://auth.example.com/'] });
   });
 
+  it('verifyAccessToken: what the verifier throws (a description, an "unavailable" flag) is neither sent nor logged as it is', async () => {
+    const log = capture();
+    const { manager, url } = await startHttp({
+      server: whoamiServer(),
+      authIssuer: 'https://auth.example.com/',
+      verifyAccessToken: async (token) => {
+        throw Object.assign(new Error(`introspection: ${token} is revoked`), { description: `token ${token} is revoked \u2192 sign in again`, unavailable: token.endsWith('-down') });
+      },
+      logger: log.logger,
+      logLevel: 'debug',
+    });
+    track(manager);
+    for (const token of ['opaque-revoked-token', 'opaque-token-down']) {
+      const res = await call(url, token);
+      expect(res.status).toBe(401);
+      const challenge = res.headers.get('www-authenticate')!;
+      expect(challenge).toContain('error="invalid_token", error_description="the token is not valid"');
+      expect(challenge + (await res.text())).not.toContain(token);
+    }
+    expect(log.lines.some((line) => line.includes('verifyAccessToken refused a token: introspection: [token] is revoked'))).toBe(true);
+    expect(log.lines.join('\n')).not.toContain('opaque-');
+  });
+
   it('gives extra.authInfo to a v2 server on the 2026-07-28 path (real v2 client)', async () => {
     let audience = '';
     const auth = track(await startAuthServer(() => audience));
