@@ -25,6 +25,9 @@ export const JWKS_MAX_AGE_MS = 10 * 60_000;
 /** How long a discovery or JWKS fetch may take. */
 const FETCH_TIMEOUT_MS = 5_000;
 
+/** The most a discovery document or a JWKS may weigh: real ones are a few KB. */
+export const MAX_FETCH_BYTES = 512 * 1024;
+
 /**
  * A token refused, with a reason fit to send to the client (`error_description`): it never holds the token or its claims.
  * `unavailable`: the token could not be checked at all (the issuer's keys could not be fetched), which is no fault of the token.
@@ -60,7 +63,12 @@ export interface JwtVerifierOptions {
 export async function createJwtVerifier(options: JwtVerifierOptions): Promise<(token: string) => Promise<AuthInfo>> {
   const jose = await import('jose');
   const jwksUrl = options.jwksUrl ?? (await discoverJwksUrl(options.issuer));
-  const remote = jose.createRemoteJWKSet(new URL(jwksUrl), { cooldownDuration: JWKS_COOLDOWN_MS, cacheMaxAge: JWKS_MAX_AGE_MS, timeoutDuration: FETCH_TIMEOUT_MS });
+  const remote = jose.createRemoteJWKSet(new URL(jwksUrl), {
+    cooldownDuration: JWKS_COOLDOWN_MS,
+    cacheMaxAge: JWKS_MAX_AGE_MS,
+    timeoutDuration: FETCH_TIMEOUT_MS,
+    [jose.customFetch]: boundedFetch,
+  });
   // A key that cannot be fetched is the issuer's outage, not a bad token: told apart here, where it happens.
   const keys = (header: JWSHeaderParameters, token: FlattenedJWSInput) =>
     remote(header, token).catch((error: Error & { code?: string }) => {
@@ -143,9 +151,9 @@ export async function discoverJwksUrl(issuer: string): Promise<string> {
   for (const url of discoveryUrls(issuer)) {
     let metadata: { issuer?: unknown; jwks_uri?: unknown };
     try {
-      const response = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+      const response = await boundedFetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
       if (!response.ok) {
-        tried.push(`${url}: ${response.status}`);
+        tried.push(`${url}: ${response.status}${response.status >= 300 && response.status < 400 ? ' (a redirect, not followed)' : ''}`);
         await response.body?.cancel();
         continue;
       }
@@ -177,4 +185,29 @@ export async function discoverJwksUrl(issuer: string): Promise<string> {
     'MCP_AUTH_ISSUER',
     `MCP_AUTH_ISSUER=${issuer}: no authorization server metadata found (${tried.join('; ')}): check the issuer URL, or set MCP_AUTH_JWKS_URL to its JWKS`,
   );
+}
+
+/**
+ * `fetch` for the issuer's documents (discovery metadata, the JWKS): no redirect is followed (one could leave
+ * https, or the issuer), and the body is read whole here, at most {@link MAX_FETCH_BYTES}. The caller's
+ * signal bounds the time. A response that is not a 200 comes back with its body dropped.
+ */
+export async function boundedFetch(url: string | URL, init: RequestInit): Promise<Response> {
+  const response = await fetch(url, { ...init, redirect: 'manual' });
+  if (response.status !== 200 || !response.body) {
+    await response.body?.cancel();
+    return response;
+  }
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    size += chunk.value.byteLength;
+    if (size > MAX_FETCH_BYTES) {
+      await reader.cancel();
+      throw new Error(`the response is larger than ${MAX_FETCH_BYTES} bytes`);
+    }
+    chunks.push(chunk.value);
+  }
+  return new Response(Buffer.concat(chunks), { status: response.status, headers: response.headers });
 }

@@ -5,7 +5,8 @@
  * 2026-07-28 path, and binds sessions to the token's subject. Real SDK clients, real HTTP, no sleeps.
  */
 import { createHash } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Client as ClientV2 } from '@modelcontextprotocol/client';
 import { StreamableHTTPClientTransport as HttpClientV2 } from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -405,6 +406,32 @@ describe('OAuth settings', () => {
 
     const other = track(await startAuthServer(() => '', { claimedIssuer: 'http://127.0.0.1/elsewhere' }));
     await expect(startHttp({ server: whoamiServer(), authIssuer: other.issuer })).rejects.toThrow(/names the issuer "http:\/\/127\.0\.0\.1\/elsewhere"/);
+  });
+
+  it('follows no redirect and reads no huge document from the issuer (discovery and JWKS)', async () => {
+    // An issuer of its own in front of the real authorization server: it redirects discovery there, or sends 2 MB.
+    let mode: 'redirect' | 'huge' = 'redirect';
+    let real: AuthServer | undefined;
+    const front = createServer((req, res) => {
+      if (mode === 'redirect') return void res.writeHead(302, { location: `${real!.issuer}${req.url}` }).end();
+      const padding = 'x'.repeat(2_000_000);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(req.url === '/jwks' ? { keys: [real!.current.publicJwk], padding } : { issuer: frontIssuer, jwks_uri: real!.jwksUrl, padding }));
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    track({ close: () => new Promise<void>((resolve) => front.close(() => resolve())) });
+    const frontIssuer = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
+    let audience = '';
+    real = track(await startAuthServer(() => audience, { claimedIssuer: frontIssuer }));
+
+    const refused = (options: Partial<Parameters<typeof startHttp>[0]>) => startHttp({ server: whoamiServer(), authIssuer: frontIssuer, ...options }).then(({ manager }) => track(manager) && 'started', (e: Error) => e.message);
+    expect(await refused({})).toMatch(/oauth-authorization-server: 302 \(a redirect, not followed\)/);
+    mode = 'huge';
+    expect(await refused({})).toMatch(/oauth-authorization-server: the response is larger than 524288 bytes/);
+    // A JWKS that large is no key: the token cannot be checked (503), and nothing fills memory.
+    const { manager, url } = await startHttp({ server: whoamiServer(), authIssuer: frontIssuer, authJwksUrl: `${frontIssuer}/jwks`, logger: capture().logger });
+    track(manager);
+    audience = `${url}/mcp`;
+    expect((await call(url, await real.mint({ iss: frontIssuer }))).status).toBe(503);
   });
 
   it('keeps the subject binding when a restarted server restores the session', async () => {
