@@ -133,8 +133,9 @@ export function bearerAuthenticator({ verify, scopes, metadataUrl, log }: Bearer
       };
     }
     const authInfo: AuthInfo = { ...info, scopes: granted, subject, extra: { ...info.extra, subject } };
-    // Prefixed, so that a session saved under a static token's principal (its index) never matches a subject.
-    return { principal: `oauth:${subject ?? info.clientId}`, authInfo };
+    // Prefixed, so that a session saved under a static token's principal (its index) never matches a subject,
+    // nor a token with no subject (a client's own) the subject of the same name.
+    return { principal: subject !== undefined ? `oauth:sub:${subject}` : `oauth:client:${info.clientId}`, authInfo };
   };
 }
 

@@ -509,6 +509,27 @@ describe('OAuth settings', () => {
     expect(log.lines.join('\n')).not.toContain('opaque-');
   });
 
+  it('binds a session opened by a client without a subject to that client, not to a subject of the same name', async () => {
+    const { manager, url } = await startHttp({
+      server: whoamiServer(),
+      authIssuer: 'https://auth.example.com/',
+      // Introspection answers of a client-credentials token (no sub) and of a user whose sub is that client's id.
+      verifyAccessToken: async (token) => (token === 'service-token' ? { token, clientId: 'svc', scopes: [] } : { token, clientId: 'app', scopes: [], subject: 'svc' }),
+    });
+    track(manager);
+    const opened = await call(url, 'service-token');
+    const session = opened.headers.get('mcp-session-id')!;
+    await opened.text();
+    const list = (token: string) =>
+      fetch(`${url}/mcp`, {
+        method: 'POST',
+        headers: { ...STREAM_HEADERS, ...bearer(token), 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+      });
+    expect((await list('user-token')).status).toBe(404);
+    expect((await list('service-token')).status).toBe(200);
+  });
+
   it('gives extra.authInfo to a v2 server on the 2026-07-28 path (real v2 client)', async () => {
     let audience = '';
     const auth = track(await startAuthServer(() => audience));
