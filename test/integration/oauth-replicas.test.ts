@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startAuthServer, type AuthServer } from '../auth-server.js';
-import { STREAM_HEADERS, connectClient, textOf, within } from '../helpers.js';
+import { STREAM_HEADERS, connectClient, textOf, waitFor, within } from '../helpers.js';
 import { startRedis, type RedisServer } from '../redis.js';
 import { startReplicas, type Replicas } from '../replicas.js';
 
@@ -154,8 +154,10 @@ describe('OAuth on three replicas behind a round-robin proxy', () => {
     // The handler runs where the stream is; the posts went round the replicas, and were sent there over Redis.
     const holder = seen[0]!.pid;
     expect(new Set(seen.map((s) => s.pid))).toEqual(new Set([holder]));
-    const posts = cluster.log.slice(since).filter((r) => r.method === 'POST' && r.rpc?.startsWith('tools/call:caller'));
-    expect(posts.every((r) => r.status === 202)).toBe(true);
+    // An answer can come down the stream before the proxy has passed on the post's 202: wait for all six.
+    const answered = () => cluster.log.slice(since).filter((r) => r.method === 'POST' && r.rpc?.startsWith('tools/call:caller') && r.ended !== undefined);
+    const posts = await waitFor(() => (answered().length === 6 ? answered() : undefined), 'the proxy to pass on the six posts\' answers', 5000);
+    expect(posts.map((r) => r.status)).toEqual([202, 202, 202, 202, 202, 202]);
     expect(new Set(posts.map((r) => r.replica)).size).toBeGreaterThanOrEqual(2);
     expect(posts.some((r) => r.pid !== holder)).toBe(true);
 
