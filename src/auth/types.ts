@@ -11,8 +11,8 @@ export interface AuthInfo {
   scopes: string[];
   /** When the token expires, in seconds since the epoch (its `exp` claim). */
   expiresAt?: number;
-  /** The RFC 8707 resource the token is for. */
-  resource?: URL;
+  /** The RFC 8707 resource the token is for (a `URL`; typed by shape, as the public types need no DOM or Node lib). */
+  resource?: { readonly href: string };
   /**
    * Whom the token speaks for: its `sub` claim. Sessions are bound to it. The SDK's type has no such
    * field, so it is in `extra.subject` too, where typed handler code can read it.
