@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import dotenv from 'dotenv';
-import type { VerifyAccessToken } from './auth/types.js';
+import type { VerifyAccessToken } from './auth-info.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
-import { isLoopbackHostname } from './http/guards.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 
 /** How the server is reached. */
@@ -389,4 +388,10 @@ function readDotenv(cwd: string): Record<string, string> {
   }
   // dotenv.parse never prints, unlike dotenv.config, which announces itself on stdout.
   return dotenv.parse(text);
+}
+
+/** True for `localhost`, 127.0.0.0/8 and ::1 (bracketed or not). */
+export function isLoopbackHostname(hostname: string): boolean {
+  const h = hostname.toLowerCase();
+  return h === 'localhost' || h === '::1' || h === '[::1]' || /^127(\.\d{1,3}){3}$/.test(h);
 }

@@ -3,7 +3,7 @@ export type { ListNotifier, MCPTransportManagerOptions, ServerContext, ServerFac
 export { serve, exitWith } from './serve.js';
 export { parseConfig, loadConfig, DEFAULT_CONFIG } from './config.js';
 export type { TransportConfig, TransportConfigOptions, TransportMode } from './config.js';
-export type { AuthInfo, VerifyAccessToken } from './auth/types.js';
+export type { AuthInfo, VerifyAccessToken } from './auth-info.js';
 export type { ProtectedResourceMetadata } from './auth/metadata.js';
 export { McpTransportError, ConfigError, LifecycleError, StoreUnavailableError } from './errors.js';
 export type { ErrorCode, ConfigProblem } from './errors.js';

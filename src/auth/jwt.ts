@@ -1,8 +1,8 @@
 import type { FlattenedJWSInput, JWSHeaderParameters, JWTPayload } from 'jose';
 import { ConfigError } from '../errors.js';
-import { isLoopbackHostname } from '../http/guards.js';
+import { isLoopbackHostname } from '../config.js';
 import type { Logger } from '../log.js';
-import type { AuthInfo } from './types.js';
+import type { AuthInfo } from '../auth-info.js';
 
 /**
  * Signature algorithms accepted: RSA, ECDSA P-256 and Ed25519 (`EdDSA`, and its fully specified name).

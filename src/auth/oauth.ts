@@ -1,9 +1,8 @@
 import type { TransportConfig } from '../config.js';
-import type { Authenticate, AuthResult, Rejection } from '../http/guards.js';
+import type { Authenticate, AuthInfo, AuthResult, Rejection } from '../auth-info.js';
 import type { Logger } from '../log.js';
 import { CLOCK_TOLERANCE_S, createJwtVerifier, TokenRejectedError } from './jwt.js';
 import { metadataUrlFor, protectedResourceMetadata, type ProtectedResourceMetadata } from './metadata.js';
-import type { AuthInfo } from './types.js';
 
 /** RFC 6750 §2.1 `b64token`, and a bound no real access token comes near. */
 const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;

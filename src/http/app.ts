@@ -1,7 +1,8 @@
 import express, { type Express } from 'express';
 import { METADATA_PATHS, type ProtectedResourceMetadata } from '../auth/metadata.js';
 import type { TransportConfig } from '../config.js';
-import { type Authenticate, authGuard, DRAINING, errorHandler, hostGuard, originGuard, sendJsonRpcError, sendRejection } from './guards.js';
+import type { Authenticate } from '../auth-info.js';
+import { authGuard, DRAINING, errorHandler, hostGuard, originGuard, sendJsonRpcError, sendRejection } from './guards.js';
 import { isModernRequest } from '../era.js';
 import type { ModernHandler } from '../sdk.js';
 import type { SessionOwner } from '../sessions/owner.js';

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
-import type { AuthInfo } from '../auth/types.js';
+import type { AuthInfo, AuthResult, Authenticate, Rejection } from '../auth-info.js';
+import { isLoopbackHostname } from '../config.js';
 import type { Logger } from '../log.js';
 
 /** Write a JSON-RPC error body with an HTTP status. The id is null: the request may not have parsed. */
@@ -12,11 +13,6 @@ export function sendJsonRpcError(res: Response, status: number, code: number, me
   res.status(status).set(headers).json({ jsonrpc: '2.0', error: { code, message }, id: null });
 }
 
-/** True for `localhost`, 127.0.0.0/8 and ::1 (bracketed or not). */
-export function isLoopbackHostname(hostname: string): boolean {
-  const h = hostname.toLowerCase();
-  return h === 'localhost' || h === '::1' || h === '[::1]' || /^127(\.\d{1,3}){3}$/.test(h);
-}
 
 function hostnameOf(hostHeader: string): string | undefined {
   try {
@@ -26,13 +22,6 @@ function hostnameOf(hostHeader: string): string | undefined {
   }
 }
 
-/** Why a request is refused: the HTTP status, the JSON-RPC error code and message, and any extra headers. */
-export interface Rejection {
-  status: number;
-  code: number;
-  message: string;
-  headers?: Record<string, string>;
-}
 
 /** Answer with a rejection as a JSON-RPC error body. */
 export function sendRejection(res: Response, rejection: Rejection): void {
@@ -76,24 +65,6 @@ export function originCheck(allowedOrigins: readonly string[]): (origin: string 
     return { status: 403, code: -32000, message: `Forbidden: Origin ${JSON.stringify(origin)} is not allowed (add it to MCP_ALLOWED_ORIGINS)` };
   };
 }
-
-/**
- * Who is calling, once authenticated: the principal a session is bound to (another principal gets 404 on
- * it), and for OAuth what handlers see as `extra.authInfo`.
- */
-export interface Caller {
-  principal: string | undefined;
-  authInfo?: AuthInfo;
-}
-
-/** A request's credentials judged: its caller, or why it is refused. */
-export type AuthResult = Caller | { rejection: Rejection };
-
-/**
- * The one bearer check, of the `Authorization` header: the static tokens ({@link bearerCheck}) or OAuth
- * (`src/auth/oauth.ts`). Used by the express guard and by the WebSocket upgrade alike.
- */
-export type Authenticate = (authorization: string | undefined) => AuthResult | Promise<AuthResult>;
 
 /**
  * The static bearer-token check (MCP_AUTH_TOKEN) as a plain function. With no tokens configured every request passes with no

@@ -7,7 +7,8 @@ import { isJSONRPCMessage, type JSONRPCErrorResponse, type JSONRPCMessage, type 
 import type { Logger } from '../log.js';
 import type { TransportConfig } from '../config.js';
 import type { SessionOwner } from '../sessions/owner.js';
-import { DRAINING, requestCheck, sessionsFull, type Authenticate, type AuthResult, type Caller, type Rejection } from './guards.js';
+import type { Authenticate, AuthResult, Caller, Rejection } from '../auth-info.js';
+import { DRAINING, requestCheck, sessionsFull } from './guards.js';
 
 /** The subprotocol MCP clients ask for (the SDK's `WebSocketClientTransport` sends `mcp`). */
 export const WEBSOCKET_SUBPROTOCOL = 'mcp';

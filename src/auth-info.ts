@@ -29,3 +29,29 @@ export interface AuthInfo {
  * `context.audience` is the audience configured (`MCP_AUTH_AUDIENCE`, or this server's `/mcp` URL).
  */
 export type VerifyAccessToken = (token: string, context: { audience: string }) => Promise<AuthInfo>;
+
+/** Why a request is refused: the HTTP status, the JSON-RPC error code and message, and any extra headers. */
+export interface Rejection {
+  status: number;
+  code: number;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Who is calling, once authenticated: the principal a session is bound to (another principal gets 404 on
+ * it), and for OAuth what handlers see as `extra.authInfo`.
+ */
+export interface Caller {
+  principal: string | undefined;
+  authInfo?: AuthInfo;
+}
+
+/** A request's credentials judged: its caller, or why it is refused. */
+export type AuthResult = Caller | { rejection: Rejection };
+
+/**
+ * The one bearer check, of the `Authorization` header: the static tokens ({@link bearerCheck}) or OAuth
+ * (`src/auth/oauth.ts`). Used by the express guard and by the WebSocket upgrade alike.
+ */
+export type Authenticate = (authorization: string | undefined) => AuthResult | Promise<AuthResult>;
