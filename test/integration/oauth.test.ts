@@ -240,6 +240,22 @@ describe('OAuth resource server (JWTs from an issuer found by discovery)', () =>
     expect(bad.headers['www-authenticate']).toContain('error="invalid_token"');
   });
 
+  it('closes a WebSocket (1008) once its token has expired, clock skew included', async () => {
+    // Expired 27 s ago: accepted within the 30 s skew, so the socket opens and must close about 3 s later.
+    const exp = now() - 27;
+    const socket = new WebSocket(`${url.replace('http', 'ws')}/ws`, 'mcp', { headers: { Authorization: `Bearer ${await mint({ sub: 'dave', exp })}` } });
+    const opened = Date.now();
+    const closed = await new Promise<{ code: number; reason: string }>((resolve, reject) => {
+      socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+      socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      socket.once('error', reject);
+    });
+    expect(closed).toEqual({ code: 1008, reason: 'access token expired' });
+    // Not before exp + 30 s (1 s of rounding: exp is whole seconds).
+    expect(Date.now()).toBeGreaterThanOrEqual((exp + 30) * 1000 - 1000);
+    expect(Date.now() - opened).toBeLessThan(10_000);
+  });
+
   it('binds a session to its subject: another subject gets 404, a new token of the same subject keeps it', async () => {
     const alice = await mint({ sub: 'alice' });
     const opened = await post(bearer(alice));
