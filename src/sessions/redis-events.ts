@@ -1,8 +1,8 @@
 import { redactUrl } from '../config.js';
-import { ConfigError, LifecycleError, StoreUnavailableError } from '../errors.js';
+import { ConfigError, StoreUnavailableError } from '../errors.js';
 import type { JSONRPCMessage } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
-import { SILENT, createRedisClient, isErrorReply, oneLine, stripUndefined, type RedisClientLike } from './redis-common.js';
+import { RedisLink, SILENT, createRedisClient, isErrorReply, oneLine, stripUndefined, type RedisClientLike } from './redis-common.js';
 
 /** The SDK's stream id: `_GET_stream` for a session's standalone GET stream, a UUID for a POST's SSE stream. */
 export type StreamId = string;
@@ -108,26 +108,10 @@ export class RedisEventStore implements EventStore {
   readonly timeoutMs: number;
   /** The Redis URL, without credentials. */
   readonly url: string;
-  private readonly client: RedisClientLike;
+  private readonly link: RedisLink;
   private readonly log: Logger;
+  /** Whether the store created the client, and so closes it. */
   private owned = false;
-  private state: 'connecting' | 'up' | 'down' | 'closed' = 'connecting';
-  private lastError: Error | undefined;
-  private closing: Promise<void> | undefined;
-
-  private readonly onError = (error: Error) => {
-    this.lastError = error;
-    this.log.debug(`redis events: ${this.url}: ${oneLine(error)}`);
-    if (this.state === 'up' && !this.client.isReady) {
-      this.state = 'down';
-      this.log.warn(`Redis at ${this.url} is unreachable (${oneLine(error)}): streams cannot be resumed until it is back; reconnecting`);
-    }
-  };
-
-  private readonly onReady = () => {
-    if (this.state === 'down') this.log.info(`Redis at ${this.url} is back: streams can be resumed again`);
-    if (this.state !== 'closed') this.state = 'up';
-  };
 
   /** @throws ConfigError when `ttlMs`, `maxEvents`, `timeoutMs` or `prefix` is not usable, naming it */
   constructor(options: RedisEventStoreOptions) {
@@ -136,17 +120,13 @@ export class RedisEventStore implements EventStore {
       if (!Number.isSafeInteger(value) || value <= 0) throw ConfigError.of('INVALID_OPTION', name, `${name}=${value} must be a positive whole number${name === 'maxEvents' ? '' : ' of milliseconds'}`);
     }
     if (typeof prefix !== 'string') throw ConfigError.of('INVALID_OPTION', 'prefix', `prefix=${String(prefix)} must be a string`);
-    this.client = client;
     this.ttlMs = ttlMs;
     this.maxEvents = maxEvents;
     this.prefix = prefix;
     this.timeoutMs = timeoutMs;
     this.url = redactUrl(url);
     this.log = log ?? SILENT;
-    client.on('error', this.onError);
-    client.on('ready', this.onReady);
-    if (client.isReady) this.state = 'up';
-    else if (!client.isOpen) client.connect().catch((error: Error) => this.log.debug(`redis events: ${this.url}: connect: ${oneLine(error)}`));
+    this.link = new RedisLink({ client, url: this.url, log: this.log, timeoutMs, store: 'event store', outage: 'streams cannot be resumed', back: 'streams can be resumed again' });
   }
 
   /**
@@ -165,32 +145,18 @@ export class RedisEventStore implements EventStore {
       throw error;
     }
     store.owned = true;
-    if (!(await store.ready(options.connectWaitMs ?? DEFAULT_REDIS_EVENT_STORE_OPTIONS.connectWaitMs))) {
-      store.state = 'down';
-      const reason = store.lastError ? ` (${oneLine(store.lastError)})` : '';
-      store.log.warn(`Redis at ${store.url} did not answer${reason}: streams cannot be resumed until it does; reconnecting`);
-    }
+    await store.link.firstConnection(options.connectWaitMs ?? DEFAULT_REDIS_EVENT_STORE_OPTIONS.connectWaitMs);
     return store;
   }
 
   /** True while the connection to Redis is up. */
   get available(): boolean {
-    return this.state !== 'closed' && this.client.isReady;
+    return this.link.available;
   }
 
   /** Wait until the client is connected, at most `timeoutMs`. @returns whether it is */
   ready(timeoutMs = this.timeoutMs): Promise<boolean> {
-    if (this.available) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (value: boolean) => {
-        clearTimeout(timer);
-        this.client.off('ready', onReady);
-        resolve(value);
-      };
-      const onReady = () => done(true);
-      const timer = setTimeout(() => done(this.available), timeoutMs);
-      this.client.on('ready', onReady);
-    });
+    return this.link.ready(timeoutMs);
   }
 
   /**
@@ -210,7 +176,7 @@ export class RedisEventStore implements EventStore {
 
   /** Drop the events of a session that ended (they would expire `ttlMs` later anyway): its cursors cannot be resumed from any more. */
   async forget(sessionId: string): Promise<void> {
-    await this.command(['UNLINK', this.key(`:${sessionId}`)]);
+    await this.link.command(['UNLINK', this.key(`:${sessionId}`)]);
   }
 
   /** Append `message` to its stream (trimmed to about `maxEvents`), restart the stream's TTL, and name the event. */
@@ -237,24 +203,7 @@ export class RedisEventStore implements EventStore {
 
   /** Stop listening to the client and, if the store created it, close it. Later calls reject with a `LifecycleError`. */
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      this.state = 'closed';
-      if (this.owned) {
-        try {
-          if (this.client.isReady && this.client.close) await this.bounded(this.client.close());
-        } catch {
-          // Forced below.
-        }
-        try {
-          if (this.client.isOpen) this.client.destroy();
-        } catch {
-          // Already closed.
-        }
-      }
-      this.client.off('error', this.onError);
-      this.client.off('ready', this.onReady);
-    })();
-    return this.closing;
+    return this.link.close(this.owned);
   }
 
   private key(scope: string): string {
@@ -267,7 +216,7 @@ export class RedisEventStore implements EventStore {
     }
     const key = this.key(scope);
     // Sent together on the one connection, so PEXPIRE reaches Redis after the XADD that creates the key.
-    const [entryId] = await this.commands([
+    const [entryId] = await this.link.commands([
       ['XADD', key, 'MAXLEN', '~', String(this.maxEvents), '*', STREAM_FIELD, streamId, FIELD, JSON.stringify(message)],
       ['PEXPIRE', key, String(this.ttlMs)],
     ]);
@@ -284,7 +233,7 @@ export class RedisEventStore implements EventStore {
     if (located.state === 'refused') throw located.error;
     const { streamId, key } = located;
     for (let after = located.after; ; ) {
-      const entries = (await this.command(['XRANGE', key, after === undefined ? '-' : nextEntryId(after), '+', 'COUNT', String(BATCH)])) as unknown[];
+      const entries = (await this.link.command(['XRANGE', key, after === undefined ? '-' : nextEntryId(after), '+', 'COUNT', String(BATCH)])) as unknown[];
       for (const entry of entries) {
         const [id, fields] = entry as [unknown, unknown[]];
         after = String(id);
@@ -309,7 +258,7 @@ export class RedisEventStore implements EventStore {
     const cursor = parseEntryId(entryId);
     if (!streamId || streamId.length > MAX_STREAM_ID || !cursor) return refuse('garbled');
     const key = this.key(scope);
-    const [entries, exists] = await this.commands([
+    const [entries, exists] = await this.link.commands([
       ['XRANGE', key, entryId, entryId],
       ['EXISTS', key],
     ]);
@@ -321,7 +270,7 @@ export class RedisEventStore implements EventStore {
     if (Number(exists) === 0) return oldEnough(BigInt(Date.now())) ? { state: 'resume', streamId, key, after: entryId } : refuse('unknown');
     // A stream without the cursor's entry: trimmed away (events after it are lost), or the cursor's stream
     // expired and this one started afresh after it: Redis 7's XINFO tells, as nothing ever left this one.
-    const info = await this.command(['XINFO', 'STREAM', key]).catch((error: unknown) => {
+    const info = await this.link.command(['XINFO', 'STREAM', key]).catch((error: unknown) => {
       if (error instanceof StoreUnavailableError && isErrorReply(error.cause)) return undefined;
       throw error;
     });
@@ -343,50 +292,8 @@ export class RedisEventStore implements EventStore {
       // The SDK's priming event ({}) only gives a client its first cursor; it is no message to send again.
       return Object.keys(message).length === 0 ? undefined : (message as JSONRPCMessage);
     } catch (error) {
-      this.log.debug(`redis events: skipped entry ${entryId} of ${key}: ${oneLine(error)}`);
+      this.log.debug(`redis event store: skipped entry ${entryId} of ${key}: ${oneLine(error)}`);
       return undefined;
-    }
-  }
-
-  private async command(args: string[]): Promise<unknown> {
-    return (await this.commands([args]))[0];
-  }
-
-  /** Commands sent together (pipelined on the one connection), bounded as one; every failure becomes a StoreUnavailableError. */
-  private async commands(list: string[][]): Promise<unknown[]> {
-    if (this.state === 'closed') throw new LifecycleError('CLOSED', `the Redis event store for ${this.url} is closed`);
-    let pending: Promise<unknown>[];
-    try {
-      pending = list.map((args) => this.client.sendCommand(args));
-    } catch (error) {
-      throw this.unavailable(list[0]![0]!, error);
-    }
-    try {
-      return await this.bounded(Promise.all(pending));
-    } catch (error) {
-      throw this.unavailable(list[0]![0]!, error);
-    } finally {
-      for (const p of pending) p.catch(() => undefined);
-    }
-  }
-
-  private unavailable(command: string, error: unknown): StoreUnavailableError {
-    if (error instanceof StoreUnavailableError) return error;
-    if (isErrorReply(error)) return new StoreUnavailableError(`Redis at ${this.url} answered ${command} with an error: ${oneLine(error)}`, { cause: error });
-    const reason = !this.client.isReady && this.lastError ? this.lastError : error;
-    return new StoreUnavailableError(`Redis at ${this.url} is unreachable (${oneLine(reason)})`, { cause: error });
-  }
-
-  private async bounded<T>(pending: Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreUnavailableError(`Redis at ${this.url} did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-    });
-    try {
-      return await Promise.race([pending, timeout]);
-    } finally {
-      clearTimeout(timer);
-      pending.catch(() => undefined);
     }
   }
 }

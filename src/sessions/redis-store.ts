@@ -1,7 +1,7 @@
 import { redactUrl } from '../config.js';
-import { ConfigError, LifecycleError, StoreUnavailableError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { SILENT, createRedisClient, isErrorReply, oneLine, stripUndefined, type RedisClientLike } from './redis-common.js';
+import { RedisLink, SILENT, createRedisClient, stripUndefined, type RedisClientLike } from './redis-common.js';
 import type { SessionStore, StoredSession } from './store.js';
 
 export type { RedisClientLike } from './redis-common.js';
@@ -50,38 +50,9 @@ export class RedisSessionStore implements SessionStore {
   readonly timeoutMs: number;
   /** The Redis URL, without credentials. */
   readonly url: string;
-  private readonly client: RedisClientLike;
-  private readonly log: Logger;
+  private readonly link: RedisLink;
   /** Whether the store created the client, and so closes it. */
   private owned = false;
-  private state: 'connecting' | 'up' | 'down' | 'closed' = 'connecting';
-  private lastError: Error | undefined;
-  private closing: Promise<void> | undefined;
-
-  private readonly onError = (error: Error) => {
-    this.lastError = error;
-    this.log.debug(`redis: ${this.url}: ${oneLine(error)}`);
-    if (this.state === 'up' && !this.client.isReady) {
-      this.state = 'down';
-      this.log.warn(`Redis at ${this.url} is unreachable (${oneLine(error)}): sessions are unavailable until it is back; reconnecting`);
-    }
-  };
-
-  private readonly onReady = () => {
-    const back = this.state === 'down';
-    if (back) this.log.info(`Redis at ${this.url} is back`);
-    if (this.state !== 'closed') this.state = 'up';
-    // It may have come back empty (no persistence, a failover): those who hold sessions save them again.
-    if (back) for (const listener of this.recoveries) listener();
-  };
-
-  private readonly recoveries = new Set<() => void>();
-
-  /** Call `listener` each time Redis is reachable again after an outage. @returns how to stop */
-  onRecovered(listener: () => void): () => void {
-    this.recoveries.add(listener);
-    return () => this.recoveries.delete(listener);
-  }
 
   /** @throws ConfigError when `ttlMs`, `timeoutMs` or `prefix` is not usable, naming it */
   constructor(options: RedisSessionStoreOptions) {
@@ -89,17 +60,11 @@ export class RedisSessionStore implements SessionStore {
     if (!Number.isInteger(ttlMs) || ttlMs <= 0) throw ConfigError.of('INVALID_OPTION', 'ttlMs', `ttlMs=${ttlMs} must be a positive whole number of milliseconds`);
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw ConfigError.of('INVALID_OPTION', 'timeoutMs', `timeoutMs=${timeoutMs} must be a positive whole number of milliseconds`);
     if (typeof prefix !== 'string') throw ConfigError.of('INVALID_OPTION', 'prefix', `prefix=${String(prefix)} must be a string`);
-    this.client = client;
     this.ttlMs = ttlMs;
     this.prefix = prefix;
     this.timeoutMs = timeoutMs;
     this.url = redactUrl(url);
-    this.log = log ?? SILENT;
-    client.on('error', this.onError);
-    client.on('ready', this.onReady);
-    if (client.isReady) this.state = 'up';
-    // The first connection is retried by the client's reconnect strategy; until then calls fail fast.
-    else if (!client.isOpen) client.connect().catch((error: Error) => this.log.debug(`redis: ${this.url}: connect: ${oneLine(error)}`));
+    this.link = new RedisLink({ client, url: this.url, log: log ?? SILENT, timeoutMs, store: 'session store', outage: 'sessions are unavailable' });
   }
 
   /**
@@ -113,44 +78,38 @@ export class RedisSessionStore implements SessionStore {
     const client = await createRedisClient(url);
     const store = new RedisSessionStore({ ...options, client, url });
     store.owned = true;
-    if (!(await store.ready(options.connectWaitMs ?? DEFAULT_REDIS_STORE_OPTIONS.connectWaitMs))) {
-      store.state = 'down';
-      const reason = store.lastError ? ` (${oneLine(store.lastError)})` : '';
-      store.log.warn(`Redis at ${store.url} did not answer${reason}: sessions are unavailable until it does; reconnecting`);
-    }
+    await store.link.firstConnection(options.connectWaitMs ?? DEFAULT_REDIS_STORE_OPTIONS.connectWaitMs);
     return store;
   }
 
   /** True while the connection to Redis is up. */
   get available(): boolean {
-    return this.state !== 'closed' && this.client.isReady;
+    return this.link.available;
   }
 
   /** Wait until the client is connected, at most `timeoutMs`. @returns whether it is */
   ready(timeoutMs = this.timeoutMs): Promise<boolean> {
-    if (this.available) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (value: boolean) => {
-        clearTimeout(timer);
-        this.client.off('ready', onReady);
-        resolve(value);
-      };
-      const onReady = () => done(true);
-      const timer = setTimeout(() => done(this.available), timeoutMs);
-      this.client.on('ready', onReady);
-    });
+    return this.link.ready(timeoutMs);
+  }
+
+  /**
+   * Call `listener` each time Redis is reachable again after an outage: it may have come back empty (no
+   * persistence, a failover), so those who hold sessions save them again. @returns how to stop
+   */
+  onRecovered(listener: () => void): () => void {
+    return this.link.onRecovered(listener);
   }
 
   async get(id: string): Promise<StoredSession | undefined> {
-    return parse(await this.command(['GET', this.key(id)]));
+    return parse(await this.link.command(['GET', this.key(id)]));
   }
 
   async set(session: StoredSession): Promise<void> {
-    await this.command(['SET', this.key(session.id), JSON.stringify(session), 'PX', String(this.ttlMs)]);
+    await this.link.command(['SET', this.key(session.id), JSON.stringify(session), 'PX', String(this.ttlMs)]);
   }
 
   async delete(id: string): Promise<void> {
-    await this.command(['DEL', this.key(id)]);
+    await this.link.command(['DEL', this.key(id)]);
   }
 
   /**
@@ -158,7 +117,7 @@ export class RedisSessionStore implements SessionStore {
    * @returns false when Redis does not have it (lost with a Redis restart, say)
    */
   async touch(id: string): Promise<boolean> {
-    return Number(await this.command(['PEXPIRE', this.key(id), String(this.ttlMs)])) === 1;
+    return Number(await this.link.command(['PEXPIRE', this.key(id), String(this.ttlMs)])) === 1;
   }
 
   /** Every stored session, found with SCAN (never KEYS, which blocks Redis), each call bounded. */
@@ -167,7 +126,7 @@ export class RedisSessionStore implements SessionStore {
     const keys = new Set<string>();
     let cursor = '0';
     do {
-      const reply = await this.command(['SCAN', cursor, 'MATCH', match, 'COUNT', String(BATCH)]);
+      const reply = await this.link.command(['SCAN', cursor, 'MATCH', match, 'COUNT', String(BATCH)]);
       const [next, batch] = reply as [string, string[]];
       cursor = String(next);
       for (const key of batch) keys.add(String(key));
@@ -176,7 +135,7 @@ export class RedisSessionStore implements SessionStore {
     const sessions: StoredSession[] = [];
     for (let i = 0; i < all.length; i += BATCH) {
       // A key that expired since SCAN comes back null and is skipped.
-      const values = (await this.command(['MGET', ...all.slice(i, i + BATCH)])) as unknown[];
+      const values = (await this.link.command(['MGET', ...all.slice(i, i + BATCH)])) as unknown[];
       for (const value of values) {
         const session = parse(value);
         if (session) sessions.push(session);
@@ -190,56 +149,11 @@ export class RedisSessionStore implements SessionStore {
    * then by force. Safe to call more than once; later calls reject with a `LifecycleError`.
    */
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      this.state = 'closed';
-      if (this.owned) {
-        try {
-          if (this.client.isReady && this.client.close) await this.bounded(this.client.close());
-        } catch {
-          // Forced below.
-        }
-        try {
-          if (this.client.isOpen) this.client.destroy();
-        } catch {
-          // Already closed.
-        }
-      }
-      this.client.off('error', this.onError);
-      this.client.off('ready', this.onReady);
-    })();
-    return this.closing;
+    return this.link.close(this.owned);
   }
 
   private key(id: string): string {
     return `${this.prefix}session:${id}`;
-  }
-
-  /** One command, bounded; every failure becomes a StoreUnavailableError naming Redis and the reason. */
-  private async command(args: string[]): Promise<unknown> {
-    if (this.state === 'closed') throw new LifecycleError('CLOSED', `the Redis session store for ${this.url} is closed`);
-    try {
-      return await this.bounded(this.client.sendCommand(args));
-    } catch (error) {
-      if (error instanceof StoreUnavailableError) throw error;
-      if (isErrorReply(error)) throw new StoreUnavailableError(`Redis at ${this.url} answered ${args[0]} with an error: ${oneLine(error)}`, { cause: error });
-      // Offline or closed: the last connection error says why better than "The client is offline".
-      const reason = !this.client.isReady && this.lastError ? this.lastError : error;
-      throw new StoreUnavailableError(`Redis at ${this.url} is unreachable (${oneLine(reason)})`, { cause: error });
-    }
-  }
-
-  private async bounded<T>(pending: Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreUnavailableError(`Redis at ${this.url} did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-    });
-    try {
-      return await Promise.race([pending, timeout]);
-    } finally {
-      clearTimeout(timer);
-      // The reply may still come (or fail) after the deadline; nobody waits for it any more.
-      pending.catch(() => undefined);
-    }
   }
 }
 
