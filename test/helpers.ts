@@ -14,7 +14,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, CreateMessageRequestSchema, CreateMessageResultSchema, ElicitResultSchema, ListRootsResultSchema, ListToolsRequestSchema, type CallToolResult, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { createBridge, type Bridge } from '../src/bridge/bridge.js';
-import { MCPTransportManager, type MCPTransportManagerOptions } from '../src/index.js';
+import { MCPTransportManager, type Logger, type MCPTransportManagerOptions } from '../src/index.js';
 
 export const ROOT = join(__dirname, '..');
 export const FIXTURE = join(ROOT, 'test', 'fixtures', 'server.ts');
@@ -314,4 +314,22 @@ export function bridgeLibrary(url: string, options: Partial<Parameters<typeof cr
     await bridge.closed;
   };
   return { bridge, stdin, send, answer, received, logs, end };
+}
+
+/** A logger that keeps its lines, as `level: message`. */
+export function recordingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const at = (level: string) => (message: string) => void lines.push(`${level}: ${message}`);
+  return { level: 'debug', lines, error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
+}
+
+/** How long `call` takes to settle, and how: the error it rejects with, if any. */
+export async function timed(call: () => Promise<unknown>): Promise<{ ms: number; error: unknown }> {
+  const started = performance.now();
+  try {
+    await call();
+    return { ms: performance.now() - started, error: undefined };
+  } catch (error) {
+    return { ms: performance.now() - started, error };
+  }
 }

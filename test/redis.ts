@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { createClient } from 'redis';
 
 /** A `redis-server` child on a loopback port, for tests (and the bench). */
 export interface RedisServer {
@@ -54,6 +55,30 @@ export async function startRedis(): Promise<RedisServer> {
       if (attempt >= 3) throw error;
     }
   }
+}
+
+/** A plain node-redis client, to look at keys directly. */
+export type RawRedisClient = ReturnType<typeof rawClient>;
+
+function rawClient(url: string) {
+  return createClient({ url, disableOfflineQueue: true });
+}
+
+/** {@link startRedis}, and a plain client connected to it. */
+export async function startRedisWithClient(): Promise<{ redis: RedisServer; raw: RawRedisClient }> {
+  const redis = await startRedis();
+  const raw = rawClient(redis.url);
+  // The tests stop Redis on purpose: the client's errors then are expected.
+  raw.on('error', () => undefined);
+  await raw.connect();
+  return { redis, raw };
+}
+
+/** Undo {@link startRedisWithClient}, closing first the stores a test file made on that server. */
+export async function stopRedisWithClient({ redis, raw }: { redis: RedisServer; raw: RawRedisClient }, stores: { close(): Promise<void> }[]): Promise<void> {
+  await Promise.all(stores.map((s) => s.close()));
+  raw.destroy();
+  await redis.stop();
 }
 
 async function launch(port: number): Promise<ChildProcess> {

@@ -11,16 +11,16 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { WebStandardStreamableHTTPServerTransport, type EventStore as V1EventStore } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import * as V2 from '@modelcontextprotocol/server';
-import { ConfigError, LifecycleError, StoreUnavailableError, type Logger } from '../../src/index.js';
+import { ConfigError, LifecycleError, StoreUnavailableError } from '../../src/index.js';
 import type { JSONRPCMessage, JSONRPCNotification } from '../../src/jsonrpc.js';
 import { RedisEventStore, UnknownEventError, type EventStore } from '../../src/sessions/redis-events.js';
 import { RedisSessionStore } from '../../src/sessions/redis-store.js';
-import { startRedis, type RedisServer } from '../redis.js';
-import { waitFor } from '../helpers.js';
+import { startRedisWithClient, stopRedisWithClient, type RawRedisClient, type RedisServer } from '../redis.js';
+import { recordingLogger, timed, waitFor } from '../helpers.js';
 
 let redis: RedisServer;
 /** A plain client to look at keys directly. */
-let raw: ReturnType<typeof createClient>;
+let raw: RawRedisClient;
 const stores: RedisEventStore[] = [];
 
 async function newStore(options: Partial<Parameters<typeof RedisEventStore.connect>[1]> = {}): Promise<RedisEventStore> {
@@ -40,34 +40,8 @@ async function replay(store: EventStore, lastEventId: string): Promise<{ streamI
   return { streamId, sent };
 }
 
-async function timed(call: () => Promise<unknown>): Promise<{ ms: number; error: unknown }> {
-  const started = performance.now();
-  try {
-    await call();
-    return { ms: performance.now() - started, error: undefined };
-  } catch (error) {
-    return { ms: performance.now() - started, error };
-  }
-}
-
-function recordingLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const at = (level: string) => (message: string) => void lines.push(`${level}: ${message}`);
-  return { level: 'debug', lines, error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
-}
-
-beforeAll(async () => {
-  redis = await startRedis();
-  raw = createClient({ url: redis.url, disableOfflineQueue: true });
-  raw.on('error', () => undefined);
-  await raw.connect();
-}, 20_000);
-
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  raw.destroy();
-  await redis.stop();
-});
+beforeAll(async () => void ({ redis, raw } = await startRedisWithClient()), 20_000);
+afterAll(() => stopRedisWithClient({ redis, raw }, stores));
 
 describe('RedisEventStore', () => {
   it('stores events in order per stream and replays those after a cursor, naming the stream', async () => {

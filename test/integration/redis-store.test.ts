@@ -4,10 +4,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
-import { LifecycleError, StoreUnavailableError, type Logger, type StoredSession } from '../../src/index.js';
+import { LifecycleError, StoreUnavailableError, type StoredSession } from '../../src/index.js';
 import { RedisSessionStore } from '../../src/sessions/redis-store.js';
-import { startRedis, type RedisServer } from '../redis.js';
-import { waitFor } from '../helpers.js';
+import { startRedis, startRedisWithClient, stopRedisWithClient, type RawRedisClient, type RedisServer } from '../redis.js';
+import { recordingLogger, timed, waitFor } from '../helpers.js';
 
 function session(id = randomUUID()): StoredSession {
   return {
@@ -19,27 +19,9 @@ function session(id = randomUUID()): StoredSession {
   };
 }
 
-/** A logger that keeps its lines. */
-function recordingLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const at = (level: string) => (message: string) => void lines.push(`${level}: ${message}`);
-  return { level: 'debug', lines, error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
-}
-
-/** How long `call` takes to settle, and how: the error it rejects with, if any. */
-async function timed(call: () => Promise<unknown>): Promise<{ ms: number; error: unknown }> {
-  const started = performance.now();
-  try {
-    await call();
-    return { ms: performance.now() - started, error: undefined };
-  } catch (error) {
-    return { ms: performance.now() - started, error };
-  }
-}
-
 let redis: RedisServer;
 /** A plain client to look at keys directly. */
-let raw: ReturnType<typeof createClient>;
+let raw: RawRedisClient;
 const stores: RedisSessionStore[] = [];
 
 async function newStore(options: Partial<Parameters<typeof RedisSessionStore.connect>[1]> = {}): Promise<RedisSessionStore> {
@@ -48,18 +30,8 @@ async function newStore(options: Partial<Parameters<typeof RedisSessionStore.con
   return store;
 }
 
-beforeAll(async () => {
-  redis = await startRedis();
-  raw = createClient({ url: redis.url, disableOfflineQueue: true });
-  raw.on('error', () => undefined);
-  await raw.connect();
-}, 20_000);
-
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  raw.destroy();
-  await redis.stop();
-});
+beforeAll(async () => void ({ redis, raw } = await startRedisWithClient()), 20_000);
+afterAll(() => stopRedisWithClient({ redis, raw }, stores));
 
 describe('RedisSessionStore', () => {
   it('sets, gets, lists and deletes sessions under its prefix', async () => {
