@@ -1,7 +1,22 @@
 import { ConfigError } from './errors.js';
-import type { Transport } from './jsonrpc.js';
-import type { EventStore } from './sessions/redis-events.js';
+import type { JSONRPCMessage, Transport } from './jsonrpc.js';
 import type { ListNotifier, ServerFactory, ServerLike } from './server-like.js';
+
+/** The SDK's stream id: `_GET_stream` for a session's standalone GET stream, a UUID for a POST's SSE stream. */
+export type StreamId = string;
+/** What the SDK writes as an SSE event's `id:`, and a client sends back as `Last-Event-ID`. */
+export type EventId = string;
+
+/**
+ * The SDK's `EventStore` (resumability of Streamable HTTP), as both lines declare it: `@modelcontextprotocol/sdk`
+ * 1.x (`server/webStandardStreamableHttp`) and `@modelcontextprotocol/server` 2.x. Structural, so that this
+ * package's types name neither line.
+ */
+export interface EventStore {
+  storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId>;
+  getStreamIdForEventId?(eventId: EventId): Promise<StreamId | undefined>;
+  replayEventsAfter(lastEventId: EventId, { send }: { send: (eventId: EventId, message: JSONRPCMessage) => Promise<void> }): Promise<StreamId>;
+}
 
 /**
  * Which SDK line a server comes from. Both lines are optional peers; the transports a server is served

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { isInitializeRequest, isJSONRPCNotification, isJSONRPCRequest, isListChanged, type InitializeParams, type RequestId, type JSONRPCMessage, type MessageExtraInfo, type Transport } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
-import type { Sdk, StreamableTransport } from '../sdk.js';
+import type { EventStore, Sdk, StreamableTransport } from '../sdk.js';
 import { InflightCounter } from './inflight.js';
 import { InternalRequests } from './internal-requests.js';
 import { SessionRegistry, type LiveSession } from './registry.js';
@@ -10,7 +10,6 @@ import { INITIALIZED, listChangedNotifications, negotiatedVersion, notifyOnFirst
 import { SessionTransport, type SessionHook } from './session.js';
 import { SseServerTransport } from './sse-transport.js';
 import type { ReplicaBus } from './redis-bus.js';
-import type { EventStore } from './redis-events.js';
 import type { SessionStore, StoredSession } from './store.js';
 
 /** The path legacy SSE clients are told to POST to. `/messages` is accepted as well. */

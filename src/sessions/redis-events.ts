@@ -1,24 +1,9 @@
 import { redactUrl } from '../config.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import type { JSONRPCMessage } from '../jsonrpc.js';
+import type { EventId, EventStore, StreamId } from '../sdk.js';
 import type { Logger } from '../log.js';
 import { RedisLink, SILENT, createRedisClient, isErrorReply, oneLine, stripUndefined, type RedisClientLike } from './redis-common.js';
-
-/** The SDK's stream id: `_GET_stream` for a session's standalone GET stream, a UUID for a POST's SSE stream. */
-export type StreamId = string;
-/** What the SDK writes as an SSE event's `id:`, and a client sends back as `Last-Event-ID`. */
-export type EventId = string;
-
-/**
- * The SDK's `EventStore` (resumability of Streamable HTTP), as both lines declare it: `@modelcontextprotocol/sdk`
- * 1.x (`server/webStandardStreamableHttp`) and `@modelcontextprotocol/server` 2.x. Structural, so that this
- * package's types name neither line.
- */
-export interface EventStore {
-  storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId>;
-  getStreamIdForEventId?(eventId: EventId): Promise<StreamId | undefined>;
-  replayEventsAfter(lastEventId: EventId, { send }: { send: (eventId: EventId, message: JSONRPCMessage) => Promise<void> }): Promise<StreamId>;
-}
 
 /** How to build a {@link RedisEventStore} around a client. */
 export interface RedisEventStoreOptions {

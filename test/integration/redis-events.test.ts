@@ -13,7 +13,8 @@ import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprot
 import * as V2 from '@modelcontextprotocol/server';
 import { ConfigError, LifecycleError, StoreUnavailableError } from '../../src/index.js';
 import type { JSONRPCMessage, JSONRPCNotification } from '../../src/jsonrpc.js';
-import { RedisEventStore, UnknownEventError, type EventStore } from '../../src/sessions/redis-events.js';
+import type { EventStore } from '../../src/sdk.js';
+import { RedisEventStore, UnknownEventError } from '../../src/sessions/redis-events.js';
 import { RedisSessionStore } from '../../src/sessions/redis-store.js';
 import { startRedisWithClient, stopRedisWithClient, type RawRedisClient, type RedisServer } from '../redis.js';
 import { recordingLogger, timed, waitFor } from '../helpers.js';
