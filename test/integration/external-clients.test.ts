@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { MCPTransportManager } from '../../src/index.js';
+import { startAuthServer, type AuthServer } from '../auth-server.js';
 import { ROOT, emptyDir, highLevelServer, startHttp, textOf } from '../helpers.js';
 
 const run = promisify(execFile);
@@ -35,6 +36,32 @@ describe('real external clients', () => {
       expect((listed['tools'] as { name: string }[]).map((t) => t.name)).toEqual(['echo']);
       const called = await inspector(`${base}${path}`, '--transport', transport, '--method', 'tools/call', '--tool-name', 'echo', '--tool-arg', `text=via-${transport}`);
       expect(JSON.parse(textOf(called)).text).toBe(`via-${transport}`);
+    });
+  });
+
+  describe('MCP Inspector CLI v2 against an OAuth resource server', () => {
+    let oauth: MCPTransportManager;
+    let auth: AuthServer;
+    let url: string;
+    beforeAll(async () => {
+      auth = await startAuthServer(() => `${url}/mcp`);
+      ({ manager: oauth, url } = await startHttp({ server: highLevelServer(), authIssuer: auth.issuer }));
+    });
+    afterAll(async () => {
+      await oauth?.close();
+      await auth?.close();
+    });
+    const inspector = (...args: string[]) => run(process.execPath, [INSPECTOR, '--cli', `${url}/mcp`, '--transport', 'http', '--method', 'tools/list', ...args], { cwd: emptyDir(), timeout: 60_000 });
+
+    it('lists tools with a bearer token; without one it knows to sign in (our 401 challenge)', async () => {
+      const { stdout } = await inspector('--header', `Authorization: Bearer ${await auth.mint({ sub: 'inspector-user' })}`);
+      expect((JSON.parse(stdout)['tools'] as { name: string }[]).map((t) => t.name)).toEqual(['echo']);
+      const refused = await inspector().then(
+        () => undefined,
+        (error: { stdout?: string; stderr?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`,
+      );
+      // Our 401 told it to sign in (it would start the browser flow on a terminal), rather than fail the connection.
+      expect(refused).toContain('auth_required');
     });
   });
 
