@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'CLOSED'
   | 'SDK_MISSING'
   | 'AUTH_DISCOVERY_FAILED'
-  | 'STORE_UNAVAILABLE';
+  | 'STORE_UNAVAILABLE'
+  | 'AUTH_UNAVAILABLE';
 
 /** Base class: every error has a `name`, a stable `code` and an optional `cause`. */
 export class McpTransportError extends Error {
@@ -69,5 +70,19 @@ export class StoreUnavailableError extends McpTransportError {
 
   constructor(message: string, options?: { cause?: unknown }) {
     super('STORE_UNAVAILABLE', message, options);
+  }
+}
+
+/**
+ * An access token could not be checked at all, which is no fault of the token: the issuer's keys could not be
+ * fetched, or (thrown by your `verifyAccessToken`) the introspection endpoint did not answer. The client gets
+ * 503 with `Retry-After`, not 401, so that it keeps its token and retries instead of signing in again. The
+ * message goes to the log (any token in it cut out), never to the client.
+ */
+export class AuthUnavailableError extends McpTransportError {
+  override readonly name = 'AuthUnavailableError';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('AUTH_UNAVAILABLE', message, options);
   }
 }

@@ -5,7 +5,7 @@ export { parseConfig, loadConfig, DEFAULT_CONFIG } from './config.js';
 export type { TransportConfig, TransportConfigOptions, TransportMode } from './config.js';
 export type { AuthInfo, VerifyAccessToken } from './auth-info.js';
 export type { ProtectedResourceMetadata } from './auth/metadata.js';
-export { McpTransportError, ConfigError, LifecycleError, StoreUnavailableError } from './errors.js';
+export { McpTransportError, ConfigError, LifecycleError, StoreUnavailableError, AuthUnavailableError } from './errors.js';
 export type { ErrorCode, ConfigProblem } from './errors.js';
 export { createLogger, LOG_LEVELS } from './log.js';
 export type { Logger, LogLevel, LogStream } from './log.js';

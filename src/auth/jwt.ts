@@ -1,7 +1,6 @@
 import type { FlattenedJWSInput, JWSHeaderParameters, JWTPayload } from 'jose';
-import { ConfigError } from '../errors.js';
+import { AuthUnavailableError, ConfigError } from '../errors.js';
 import { isLoopbackHostname } from '../config.js';
-import type { Logger } from '../log.js';
 import type { AuthInfo } from '../auth-info.js';
 
 /**
@@ -28,17 +27,11 @@ const FETCH_TIMEOUT_MS = 5_000;
 /** The most a discovery document or a JWKS may weigh: real ones are a few KB. */
 export const MAX_FETCH_BYTES = 512 * 1024;
 
-/**
- * A token refused, with a reason fit to send to the client (`error_description`): it never holds the token or its claims.
- * `unavailable`: the token could not be checked at all (the issuer's keys could not be fetched), which is no fault of the token.
- */
+/** A token refused, with a reason fit to send to the client (`error_description`): it never holds the token or its claims. */
 export class TokenRejectedError extends Error {
   override readonly name = 'TokenRejectedError';
 
-  constructor(
-    readonly description: string,
-    readonly unavailable = false,
-  ) {
+  constructor(readonly description: string) {
     super(description);
   }
 }
@@ -51,7 +44,6 @@ export interface JwtVerifierOptions {
   jwksUrl: string | undefined;
   /** Read on every check: the default audience is known only once the server listens. */
   audience: () => string;
-  log: Logger;
 }
 
 /**
@@ -73,8 +65,7 @@ export async function createJwtVerifier(options: JwtVerifierOptions): Promise<(t
   const keys = (header: JWSHeaderParameters, token: FlattenedJWSInput) =>
     remote(header, token).catch((error: Error & { code?: string }) => {
       if (['ERR_JWKS_NO_MATCHING_KEY', 'ERR_JWKS_MULTIPLE_MATCHING_KEYS', 'ERR_JOSE_NOT_SUPPORTED', 'ERR_JOSE_ALG_NOT_ALLOWED'].includes(error.code ?? '')) throw error;
-      options.log.warn(`the issuer's keys (${jwksUrl}) could not be fetched: ${error.message}`);
-      throw new TokenRejectedError("the authorization server's keys could not be fetched", true);
+      throw new AuthUnavailableError(`the issuer's keys (${jwksUrl}) could not be fetched: ${error.message}`, { cause: error });
     });
   return async (token) => {
     let payload: JWTPayload;
@@ -87,7 +78,7 @@ export async function createJwtVerifier(options: JwtVerifierOptions): Promise<(t
         requiredClaims: ['exp', 'aud'],
       }));
     } catch (error) {
-      throw error instanceof TokenRejectedError ? error : new TokenRejectedError(describe(error as Error & { code?: string; claim?: string; reason?: string }));
+      throw error instanceof TokenRejectedError || error instanceof AuthUnavailableError ? error : new TokenRejectedError(describe(error as Error & { code?: string; claim?: string; reason?: string }));
     }
     return authInfoOf(token, payload);
   };

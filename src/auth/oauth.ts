@@ -1,6 +1,7 @@
 import type { TransportConfig } from '../config.js';
 import type { Authenticate, AuthInfo, AuthResult, Rejection } from '../auth-info.js';
 import type { Logger } from '../log.js';
+import { AuthUnavailableError } from '../errors.js';
 import { CLOCK_TOLERANCE_S, createJwtVerifier, TokenRejectedError } from './jwt.js';
 import { metadataUrlFor, protectedResourceMetadata, type ProtectedResourceMetadata } from './metadata.js';
 
@@ -39,7 +40,7 @@ export async function createResourceServer(config: TransportConfig, log: Logger)
   if (custom) {
     verify = (token) => custom(token, { audience: audience() });
   } else {
-    verify = await createJwtVerifier({ issuer, jwksUrl: config.authJwksUrl, audience, log });
+    verify = await createJwtVerifier({ issuer, jwksUrl: config.authJwksUrl, audience });
   }
   return {
     authenticate: bearerAuthenticator({ verify, scopes: config.authScopes, metadataUrl: () => metadataUrlFor(resource()), log }),
@@ -103,16 +104,16 @@ export function bearerAuthenticator({ verify, scopes, metadataUrl, log }: Bearer
     try {
       info = await verify(token);
     } catch (error) {
-      // Only our own reasons are sent and logged as they are. A verifier of the user's may put the token
-      // anywhere in what it throws (or characters no header can carry): its message is logged redacted, and the client told no more.
-      if (!(error instanceof TokenRejectedError)) {
-        log.debug(`verifyAccessToken refused a token: ${redact(String((error as Error)?.message ?? error), token)}`);
-        return invalid('the token is not valid');
-      }
-      if (error.unavailable) {
+      // No fault of the token (the issuer's keys, or your introspection, did not answer): the client keeps it and retries.
+      if (error instanceof AuthUnavailableError) {
+        log.warn(`an access token could not be checked: ${redact(error.message, token)}`);
         return { rejection: { status: 503, code: -32000, message: 'Service Unavailable: the access token cannot be checked now; retry shortly', headers: { 'Retry-After': '5' } } };
       }
-      return invalid(error.description);
+      // Only our own reasons are sent as they are. A verifier of the user's may put the token anywhere in what it
+      // throws (or characters no header can carry): its message is logged redacted, and the client told no more.
+      if (error instanceof TokenRejectedError) return invalid(error.description);
+      log.debug(`verifyAccessToken refused a token: ${redact(String((error as Error)?.message ?? error), token)}`);
+      return invalid('the token is not valid');
     }
     const subject = info.subject ?? (typeof info.extra?.['subject'] === 'string' ? info.extra['subject'] : undefined);
     if (typeof info.clientId !== 'string' || info.clientId === '') return invalid('the token names no client');

@@ -16,7 +16,7 @@ import { McpServer as McpServerV2 } from '@modelcontextprotocol/server';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import { join } from 'node:path';
-import { ConfigError, FileSessionStore, type Logger, type MCPTransportManager } from '../../src/index.js';
+import { AuthUnavailableError, ConfigError, FileSessionStore, type Logger, type MCPTransportManager } from '../../src/index.js';
 import { startAuthServer, type AuthServer } from '../auth-server.js';
 import { connectClient, emptyDir, startHttp, textOf, waitFor } from '../helpers.js';
 
@@ -502,12 +502,13 @@ describe('OAuth settings', () => {
     expect(await (await fetch(`${url}/.well-known/oauth-protected-resource`)).json()).toMatchObject({ authorization_servers: ['https://auth.example.com/'] });
   });
 
-  it('verifyAccessToken: what the verifier throws (a description, an "unavailable" flag) is neither sent nor logged as it is', async () => {
+  it('verifyAccessToken: what the verifier throws (a description, an "unavailable" flag) is neither sent nor logged as it is; AuthUnavailableError is a 503', async () => {
     const log = capture();
     const { manager, url } = await startHttp({
       server: whoamiServer(),
       authIssuer: 'https://auth.example.com/',
       verifyAccessToken: async (token) => {
+        if (token === 'opaque-token-outage') throw new AuthUnavailableError(`introspection of ${token} timed out`);
         throw Object.assign(new Error(`introspection: ${token} is revoked`), { description: `token ${token} is revoked \u2192 sign in again`, unavailable: token.endsWith('-down') });
       },
       logger: log.logger,
@@ -522,6 +523,13 @@ describe('OAuth settings', () => {
       expect(challenge + (await res.text())).not.toContain(token);
     }
     expect(log.lines.some((line) => line.includes('verifyAccessToken refused a token: introspection: [token] is revoked'))).toBe(true);
+    // Introspection down: the token may be fine, so the client keeps it and retries.
+    const outage = await call(url, 'opaque-token-outage');
+    expect(outage.status).toBe(503);
+    expect(outage.headers.get('retry-after')).toBe('5');
+    expect(outage.headers.get('www-authenticate')).toBeNull();
+    expect(await outage.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32000, message: expect.stringContaining('cannot be checked now') } });
+    expect(log.lines.some((line) => line.includes('could not be checked: introspection of [token] timed out'))).toBe(true);
     expect(log.lines.join('\n')).not.toContain('opaque-');
   });
 
