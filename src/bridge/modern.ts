@@ -11,11 +11,11 @@ import {
   type RequestId,
 } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
-import { FIRST_MODERN_PROTOCOL_VERSION, PROTOCOL_VERSION_META_KEY, SUBSCRIPTION_ID_META_KEY, claimedVersion } from '../era.js';
+import { FIRST_MODERN_PROTOCOL_VERSION, PROTOCOL_VERSION_META_KEY, claimedVersion } from '../era.js';
 import { Hold } from '../recovery/hold.js';
 import { decide, notBackMessage, outcomeUnknownMessage, toolName, type Progress } from '../recovery/policy.js';
 import { ToolHintsBook } from '../recovery/tool-hints.js';
-import { refetchNotices } from '../recovery/subscription.js';
+import { acknowledgedFilter, refetchNotices } from '../recovery/subscription.js';
 import { nextDelay } from './backoff.js';
 import type { BridgeSettings } from './options.js';
 import { connectionCode, errorText, replyError, type Upstream } from './relay.js';
@@ -229,10 +229,10 @@ export class ModernUpstream implements Upstream {
   /** A message on a listen stream; true once the subscription is over for the client. */
   private onListen(subscription: Subscription, message: JSONRPCMessage): boolean {
     const id = subscription.request.id;
-    if (isJSONRPCNotification(message) && message.method === 'notifications/subscriptions/acknowledged' && message.params?._meta?.[SUBSCRIPTION_ID_META_KEY] === id) {
+    const honored = acknowledgedFilter(message, id);
+    if (honored) {
       const reopened = subscription.honored !== undefined;
-      const honored = message.params?.['notifications'];
-      subscription.honored = typeof honored === 'object' && honored !== null ? (honored as Record<string, unknown>) : {};
+      subscription.honored = honored;
       subscription.ackedAt = Date.now();
       // The client has its acknowledgement already; what a restarted upstream offers may have changed, so it refetches.
       if (reopened) for (const notice of refetchNotices(id, subscription.honored)) this.toClient(notice);
