@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AuthInfo, AuthResult, Authenticate, Rejection } from '../auth-info.js';
 import { isLoopbackHostname } from '../config.js';
 import type { Logger } from '../log.js';
@@ -13,7 +13,6 @@ export function sendJsonRpcError(res: Response, status: number, code: number, me
   res.status(status).set(headers).json({ jsonrpc: '2.0', error: { code, message }, id: null });
 }
 
-
 function hostnameOf(hostHeader: string): string | undefined {
   try {
     return new URL(`http://${hostHeader}`).hostname.toLowerCase();
@@ -21,7 +20,6 @@ function hostnameOf(hostHeader: string): string | undefined {
     return undefined;
   }
 }
-
 
 /** Answer with a rejection as a JSON-RPC error body. */
 export function sendRejection(res: Response, rejection: Rejection): void {
@@ -153,13 +151,19 @@ function isLoopbackOrigin(origin: string): boolean {
  */
 export function authGuard(authenticate: Authenticate | undefined): RequestHandler {
   if (authenticate === undefined) return (_req, _res, next) => next();
-  return async (req, res, next) => {
-    const result = await authenticate(req.headers.authorization);
-    if ('rejection' in result) return sendRejection(res, result.rejection);
-    res.locals['principal'] = result.principal;
-    if (result.authInfo) (req as { auth?: AuthInfo }).auth = result.authInfo;
-    next();
+  return (req, res, next) => {
+    const result = authenticate(req.headers.authorization);
+    // The static token check answers at once, so only OAuth's (keys, introspection) costs a promise per request.
+    if (result instanceof Promise) return result.then((settled) => admit(settled, req, res, next));
+    admit(result, req, res, next);
   };
+}
+
+function admit(result: AuthResult, req: Request, res: Response, next: NextFunction): void {
+  if ('rejection' in result) return sendRejection(res, result.rejection);
+  res.locals['principal'] = result.principal;
+  if (result.authInfo) (req as { auth?: AuthInfo }).auth = result.authInfo;
+  next();
 }
 
 /**
