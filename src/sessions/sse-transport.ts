@@ -37,11 +37,6 @@ export class SseServerTransport implements Transport {
     if (!this.closed) this.res.write(text);
   }
 
-  /** A message the client posted, already checked to be JSON-RPC. */
-  receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
-    this.onmessage?.(message, extra);
-  }
-
   async send(message: JSONRPCMessage): Promise<void> {
     if (this.closed) throw new Error('the SSE stream is closed');
     this.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
