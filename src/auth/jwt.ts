@@ -7,7 +7,7 @@ import type { AuthInfo } from '../auth-info.js';
  * Signature algorithms accepted: RSA, ECDSA P-256 and Ed25519 (`EdDSA`, and its fully specified name).
  * Never `none`, and never HMAC: an `HS256` token "signed" with the issuer's public key is refused before any key is looked up.
  */
-export const JWT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'Ed25519'];
+const JWT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'Ed25519'];
 
 /** How far `exp` and `nbf` may be off, in seconds: clocks of the issuer and this host drift a little. */
 export const CLOCK_TOLERANCE_S = 30;
@@ -16,16 +16,16 @@ export const CLOCK_TOLERANCE_S = 30;
  * At most one JWKS fetch per this many ms for a token whose `kid` is unknown: a rotated key is accepted
  * within this long of being published, and a flood of made-up `kid`s costs the issuer one fetch per period.
  */
-export const JWKS_COOLDOWN_MS = 3_000;
+const JWKS_COOLDOWN_MS = 3_000;
 
 /** Keys are fetched again after this long even when every `kid` is known, so that a removed key stops working. */
-export const JWKS_MAX_AGE_MS = 10 * 60_000;
+const JWKS_MAX_AGE_MS = 10 * 60_000;
 
 /** How long a discovery or JWKS fetch may take. */
 const FETCH_TIMEOUT_MS = 5_000;
 
 /** The most a discovery document or a JWKS may weigh: real ones are a few KB. */
-export const MAX_FETCH_BYTES = 512 * 1024;
+const MAX_FETCH_BYTES = 512 * 1024;
 
 /** A token refused, with a reason fit to send to the client (`error_description`): it never holds the token or its claims. */
 export class TokenRejectedError extends Error {
@@ -78,7 +78,7 @@ export async function createJwtVerifier(options: JwtVerifierOptions): Promise<(t
         requiredClaims: ['exp', 'aud'],
       }));
     } catch (error) {
-      throw error instanceof TokenRejectedError || error instanceof AuthUnavailableError ? error : new TokenRejectedError(describe(error as Error & { code?: string; claim?: string; reason?: string }));
+      throw error instanceof AuthUnavailableError ? error : new TokenRejectedError(describe(error as Error & { code?: string; claim?: string; reason?: string }));
     }
     return authInfoOf(token, payload);
   };
@@ -125,7 +125,7 @@ function describe(error: Error & { code?: string; claim?: string; reason?: strin
  * Where `issuer`'s metadata may be, in the order the MCP authorization spec tries them: RFC 8414 (path
  * inserted after the host), then OpenID Connect Discovery (path inserted, then appended).
  */
-export function discoveryUrls(issuer: string): string[] {
+function discoveryUrls(issuer: string): string[] {
   const { origin, pathname } = new URL(issuer);
   const path = pathname.replace(/\/+$/, '');
   if (path === '') return [`${origin}/.well-known/oauth-authorization-server`, `${origin}/.well-known/openid-configuration`];
@@ -137,7 +137,7 @@ export function discoveryUrls(issuer: string): string[] {
  * issuer (RFC 8414 §3.3), and its `jwks_uri` must be https (http on loopback only), as the issuer's.
  * @throws ConfigError (AUTH_DISCOVERY_FAILED), one line naming MCP_AUTH_ISSUER and what to do
  */
-export async function discoverJwksUrl(issuer: string): Promise<string> {
+async function discoverJwksUrl(issuer: string): Promise<string> {
   const tried: string[] = [];
   for (const url of discoveryUrls(issuer)) {
     let metadata: { issuer?: unknown; jwks_uri?: unknown };
@@ -183,7 +183,7 @@ export async function discoverJwksUrl(issuer: string): Promise<string> {
  * https, or the issuer), and the body is read whole here, at most {@link MAX_FETCH_BYTES}. The caller's
  * signal bounds the time. A response that is not a 200 comes back with its body dropped.
  */
-export async function boundedFetch(url: string | URL, init: RequestInit): Promise<Response> {
+async function boundedFetch(url: string | URL, init: RequestInit): Promise<Response> {
   const response = await fetch(url, { ...init, redirect: 'manual' });
   if (response.status !== 200 || !response.body) {
     await response.body?.cancel();

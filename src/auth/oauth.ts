@@ -52,7 +52,7 @@ export async function createResourceServer(config: TransportConfig, log: Logger)
 }
 
 /** What {@link bearerAuthenticator} needs. */
-export interface BearerAuthenticatorOptions {
+interface BearerAuthenticatorOptions {
   /** Checks a token and describes it; throws for a token that is not valid. */
   verify: (token: string) => Promise<AuthInfo>;
   /** Scopes every request needs. */
@@ -69,7 +69,7 @@ export interface BearerAuthenticatorOptions {
  * client), so that a fresh token for the same subject keeps the session. The token is never logged, and
  * never part of an answer.
  */
-export function bearerAuthenticator({ verify, scopes, metadataUrl, log }: BearerAuthenticatorOptions): Authenticate {
+function bearerAuthenticator({ verify, scopes, metadataUrl, log }: BearerAuthenticatorOptions): Authenticate {
   const challenge = (params: Record<string, string> = {}) => {
     const all = { resource_metadata: metadataUrl(), ...(scopes.length > 0 ? { scope: scopes.join(' ') } : {}), ...params };
     return `Bearer ${Object.entries(all)
