@@ -165,7 +165,7 @@ describe('a factory of SDK v2 servers over HTTP', () => {
       expect(ok.status).toBe(200);
       const big = await post(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'server/discover', params: { _meta: META, pad: 'x'.repeat(4096) } }));
       expect(big.status).toBe(413);
-      expect(((await big.json()) as { error: { code: number } }).error.code).toBeDefined();
+      expect(await big.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32000, message: expect.stringContaining('2048 bytes') }, id: null });
       const foreign = await fetch(`${url}/mcp`, { method: 'POST', headers: { origin: 'http://evil.example', 'content-type': 'application/json', 'mcp-protocol-version': MODERN, 'mcp-method': 'server/discover' }, body: discover });
       expect(foreign.status).toBe(403);
       expect(((await foreign.json()) as { jsonrpc: string }).jsonrpc).toBe('2.0');
