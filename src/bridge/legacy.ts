@@ -12,13 +12,13 @@ import {
   type Transport,
 } from '../jsonrpc.js';
 import type { Logger } from '../log.js';
-import { decide, notBackMessage, outcomeUnknownMessage, toolName } from '../recovery/policy.js';
+import { decide, outcomeUnknownMessage, toolName } from '../recovery/policy.js';
 import { ToolHintsBook } from '../recovery/tool-hints.js';
 import { InternalRequests } from '../sessions/internal-requests.js';
 import { listChangedNotifications } from '../sessions/restore.js';
 import { nextDelay } from './backoff.js';
 import type { BridgeSettings } from './options.js';
-import { answerBeforeSession, connectionCode, errorText, replyError, type Upstream } from './relay.js';
+import { answerBeforeSession, connectionCode, errorText, notBackText, queueFullText, replyError, unavailableText, type Upstream } from './relay.js';
 import type { Downstream } from './stdio.js';
 
 /**
@@ -141,7 +141,7 @@ export class LegacyUpstream implements Upstream {
     }
     if (!this.init) return answerBeforeSession(this.downstream, message);
     if (this.state === 'up') void this.toUpstream(message);
-    else if (this.state === 'down' && !this.settings.hold && isJSONRPCRequest(message)) this.replyError(message, this.unavailableText(message));
+    else if (this.state === 'down' && !this.settings.hold && isJSONRPCRequest(message)) this.replyError(message, unavailableText(message, this.lastFailure));
     else this.enqueue(message);
     if (this.state === 'idle') void this.reconnect();
   }
@@ -149,14 +149,14 @@ export class LegacyUpstream implements Upstream {
 
   private enqueue(message: JSONRPCMessage, front = false): void {
     if (this.queue.length >= this.settings.maxQueue) {
-      return this.replyError(message, `the upstream MCP server is unreachable and ${this.settings.maxQueue} messages are already waiting`);
+      return this.replyError(message, queueFullText(this.settings));
     }
     const entry: Queued = { message };
     if (isJSONRPCRequest(message)) {
       entry.timer = setTimeout(() => {
         const i = this.queue.indexOf(entry);
         if (i >= 0) this.queue.splice(i, 1);
-        this.replyError(message, notBackMessage(message, this.settings.queueTimeoutMs, `check that the upstream at ${this.settings.url.href} is running`));
+        this.replyError(message, notBackText(message, this.settings));
       }, this.settings.queueTimeoutMs);
       entry.timer.unref();
     }
@@ -288,12 +288,8 @@ export class LegacyUpstream implements Upstream {
     for (const entry of this.queue.filter((q) => isJSONRPCRequest(q.message))) {
       clearTimeout(entry.timer);
       this.queue.splice(this.queue.indexOf(entry), 1);
-      this.replyError(entry.message, this.unavailableText(entry.message as JSONRPCRequest));
+      this.replyError(entry.message, unavailableText(entry.message as JSONRPCRequest, this.lastFailure));
     }
-  }
-
-  private unavailableText(request: JSONRPCRequest): string {
-    return `the upstream MCP server is unavailable (${this.lastFailure}); ${request.method} was not sent, and this bridge holds no requests (hold: false)`;
   }
 
   /** Open a connection and bring its session to where the client believes it is. */

@@ -13,12 +13,12 @@ import {
 import type { Logger } from '../log.js';
 import { FIRST_MODERN_PROTOCOL_VERSION, PROTOCOL_VERSION_META_KEY, claimedVersion } from '../era.js';
 import { Hold } from '../recovery/hold.js';
-import { decide, notBackMessage, outcomeUnknownMessage, toolName, type Progress } from '../recovery/policy.js';
+import { decide, outcomeUnknownMessage, toolName, type Progress } from '../recovery/policy.js';
 import { ToolHintsBook } from '../recovery/tool-hints.js';
 import { acknowledgedFilter, refetchNotices } from '../recovery/subscription.js';
 import { nextDelay } from './backoff.js';
 import type { BridgeSettings } from './options.js';
-import { connectionCode, errorText, replyError, type Upstream } from './relay.js';
+import { connectionCode, errorText, notBackText, queueFullText, replyError, unavailableText, type Upstream } from './relay.js';
 import { ParamHeaderBook, modernHeaders } from './request-headers.js';
 import type { Downstream } from './stdio.js';
 
@@ -156,16 +156,16 @@ export class ModernUpstream implements Upstream {
       // Nothing is held: a call caught by the loss waits for one reconnect attempt; a new call, for none.
       if (caught && (await this.nextAttempt())) return this.isUp() && !abort.signal.aborted;
       if (this.isClosed() || abort.signal.aborted) return false;
-      this.replyError(request, `the upstream MCP server is unavailable (${this.lastFailure}); ${request.method} was not sent, and this bridge holds no requests (hold: false)`);
+      this.replyError(request, unavailableText(request, this.lastFailure));
       return false;
     }
     if (this.gate.size >= this.settings.maxQueue) {
-      this.replyError(request, `the upstream MCP server is unreachable and ${this.settings.maxQueue} messages are already waiting`);
+      this.replyError(request, queueFullText(this.settings));
       return false;
     }
     const open = await this.gate.wait(this.settings.queueTimeoutMs, abort.signal);
     if (this.isClosed() || abort.signal.aborted) return false;
-    if (!open) this.replyError(request, notBackMessage(request, this.settings.queueTimeoutMs, `check that the upstream at ${this.settings.url.href} is running`));
+    if (!open) this.replyError(request, notBackText(request, this.settings));
     return open;
   }
 

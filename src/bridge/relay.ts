@@ -1,5 +1,6 @@
-import { isJSONRPCRequest, type JSONRPCMessage } from '../jsonrpc.js';
-import { RECOVERY_ERROR_CODE } from '../recovery/policy.js';
+import { isJSONRPCRequest, type JSONRPCMessage, type JSONRPCRequest } from '../jsonrpc.js';
+import { notBackMessage, RECOVERY_ERROR_CODE } from '../recovery/policy.js';
+import type { BridgeSettings } from './options.js';
 import type { Downstream } from './stdio.js';
 
 /**
@@ -19,6 +20,21 @@ export interface Upstream {
 export function replyError(downstream: Downstream, message: JSONRPCMessage, text: string): void {
   if (!isJSONRPCRequest(message)) return;
   void downstream.send({ jsonrpc: '2.0', id: message.id, error: { code: RECOVERY_ERROR_CODE, message: `mcp-http-transport bridge: ${text}` } }).catch(() => undefined);
+}
+
+/** Why a request is refused at once while the upstream is down and `hold` is false. Both eras say it alike. */
+export function unavailableText(request: JSONRPCRequest, lastFailure: string): string {
+  return `the upstream MCP server is unavailable (${lastFailure}); ${request.method} was not sent, and this bridge holds no requests (hold: false)`;
+}
+
+/** Why a request is refused at once: `maxQueue` requests already wait for the upstream. */
+export function queueFullText(settings: BridgeSettings): string {
+  return `the upstream MCP server is unreachable and ${settings.maxQueue} messages are already waiting`;
+}
+
+/** Why a request that waited `queueTimeoutMs` for the upstream fails. */
+export function notBackText(request: JSONRPCRequest, settings: BridgeSettings): string {
+  return notBackMessage(request, settings.queueTimeoutMs, `check that the upstream at ${settings.url.href} is running`);
 }
 
 /**
