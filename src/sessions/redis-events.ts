@@ -64,7 +64,7 @@ const FIELD = 'm';
 const STREAM_FIELD = 's';
 
 /** Where a `Last-Event-ID` leads: the entries to send are those after `after`, or the whole stream when it is undefined. */
-type Located = { state: 'resume'; streamId: StreamId; key: string; after: string | undefined } | { state: 'refused'; error: UnknownEventError };
+type Located = { state: 'resume'; streamId: StreamId; after: string | undefined } | { state: 'refused'; error: UnknownEventError };
 
 /**
  * Resumability across replicas: the SDK's `EventStore` on Redis, so that a client's `Last-Event-ID` works on
@@ -74,9 +74,8 @@ type Located = { state: 'resume'; streamId: StreamId; key: string; after: string
  * session however many requests it makes. An event id is `${streamId}|${redisEntryId}`, so a replay reads
  * that SDK stream's entries from just after that one.
  *
- * The SDK names every session's standalone GET stream `_GET_stream`, so a store shared by sessions must be
- * scoped: give each session's transport {@link forSession}`(sessionId)`. Used directly, the store keeps
- * every event under one key (`${prefix}events`), which fits one transport per store.
+ * The SDK names every session's standalone GET stream `_GET_stream`, so the store is scoped per session:
+ * each session's transport gets {@link forSession}`(sessionId)`.
  *
  * A `Last-Event-ID` resumes when its event is still stored. It also resumes when its whole stream expired
  * (nothing stored there for `ttlMs`, as on a quiet GET stream): nothing kept is after it, or, when the stream
@@ -86,7 +85,7 @@ type Located = { state: 'resume'; streamId: StreamId; key: string; after: string
  * `replayEventsAfter` rejects with {@link UnknownEventError}. Every call is bounded: when Redis does not
  * answer within `timeoutMs`, it rejects with a {@link StoreUnavailableError}; the client reconnects by itself.
  */
-export class RedisEventStore implements EventStore {
+export class RedisEventStore {
   readonly prefix: string;
   readonly ttlMs: number;
   readonly maxEvents: number;
@@ -145,45 +144,27 @@ export class RedisEventStore implements EventStore {
   }
 
   /**
-   * The event store of one session, for its transport's `eventStore` option: its streams live at
-   * `${prefix}events:${sessionId}:${streamId}`, so sessions never see each other's events (each has a
-   * `_GET_stream`), and a `Last-Event-ID` only ever reads the session it was sent to.
+   * The event store of one session, for its transport's `eventStore` option: all its SDK streams share the
+   * key `${prefix}events:${sessionId}`, so sessions never see each other's events (each has a `_GET_stream`),
+   * and a `Last-Event-ID` only ever reads the session it was sent to. `storeEvent` appends (trimmed to about
+   * `maxEvents`) and restarts the key's TTL; `getStreamIdForEventId` asks Redis, since an id is only good
+   * while its event is kept (undefined: the SDK answers 400); `replayEventsAfter` sends, in order, the
+   * stream's events after the cursor, never the SDK's priming events (`{}`), and rejects with
+   * {@link UnknownEventError} when the cursor cannot be resumed from.
    */
   forSession(sessionId: string): EventStore {
     if (typeof sessionId !== 'string' || sessionId === '') throw new TypeError('RedisEventStore.forSession: sessionId must be a non-empty string');
-    const scope = `:${sessionId}`;
+    const key = this.key(sessionId);
     return {
-      storeEvent: (streamId, message) => this.store(scope, streamId, message),
-      getStreamIdForEventId: (eventId) => this.streamIdOf(scope, eventId),
-      replayEventsAfter: (lastEventId, { send }) => this.replay(scope, lastEventId, send),
+      storeEvent: (streamId, message) => this.store(key, streamId, message),
+      getStreamIdForEventId: (eventId) => this.streamIdOf(key, eventId),
+      replayEventsAfter: (lastEventId, { send }) => this.replay(key, lastEventId, send),
     };
   }
 
   /** Drop the events of a session that ended (they would expire `ttlMs` later anyway): its cursors cannot be resumed from any more. */
   async forget(sessionId: string): Promise<void> {
-    await this.link.command(['UNLINK', this.key(`:${sessionId}`)]);
-  }
-
-  /** Append `message` to its stream (trimmed to about `maxEvents`), restart the stream's TTL, and name the event. */
-  storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
-    return this.store('', streamId, message);
-  }
-
-  /**
-   * The stream of a `Last-Event-ID` that can be resumed from, else undefined (the SDK answers 400): see
-   * {@link replayEventsAfter} for which can. Asks Redis, since an id is only good while its event is kept.
-   */
-  getStreamIdForEventId(eventId: EventId): Promise<StreamId | undefined> {
-    return this.streamIdOf('', eventId);
-  }
-
-  /**
-   * Send, in order, every stored event of the stream of `lastEventId` that came after it, and name the
-   * stream. Priming events (the SDK's empty `{}`) are not sent again.
-   * @throws UnknownEventError when `lastEventId` cannot be resumed from
-   */
-  replayEventsAfter(lastEventId: EventId, { send }: { send: (eventId: EventId, message: JSONRPCMessage) => Promise<void> }): Promise<StreamId> {
-    return this.replay('', lastEventId, send);
+    await this.link.command(['UNLINK', this.key(sessionId)]);
   }
 
   /** Stop listening to the client and, if the store created it, close it. Later calls reject with a `LifecycleError`. */
@@ -191,15 +172,14 @@ export class RedisEventStore implements EventStore {
     return this.link.close(this.owned);
   }
 
-  private key(scope: string): string {
-    return `${this.prefix}events${scope}`;
+  private key(sessionId: string): string {
+    return `${this.prefix}events:${sessionId}`;
   }
 
-  private async store(scope: string, streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
+  private async store(key: string, streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
     if (typeof streamId !== 'string' || streamId === '' || streamId.includes('|') || streamId.length > MAX_STREAM_ID) {
       throw new TypeError(`RedisEventStore: stream id ${JSON.stringify(streamId)} must be a non-empty string without '|', at most ${MAX_STREAM_ID} characters`);
     }
-    const key = this.key(scope);
     // Sent together on the one connection, so PEXPIRE reaches Redis after the XADD that creates the key.
     const [entryId] = await this.link.commands([
       ['XADD', key, 'MAXLEN', '~', String(this.maxEvents), '*', STREAM_FIELD, streamId, FIELD, JSON.stringify(message)],
@@ -208,15 +188,15 @@ export class RedisEventStore implements EventStore {
     return `${streamId}|${String(entryId)}`;
   }
 
-  private async streamIdOf(scope: string, eventId: EventId): Promise<StreamId | undefined> {
-    const located = await this.locate(scope, eventId);
+  private async streamIdOf(key: string, eventId: EventId): Promise<StreamId | undefined> {
+    const located = await this.locate(key, eventId);
     return located.state === 'resume' ? located.streamId : undefined;
   }
 
-  private async replay(scope: string, lastEventId: EventId, send: (eventId: EventId, message: JSONRPCMessage) => Promise<void>): Promise<StreamId> {
-    const located = await this.locate(scope, lastEventId);
+  private async replay(key: string, lastEventId: EventId, send: (eventId: EventId, message: JSONRPCMessage) => Promise<void>): Promise<StreamId> {
+    const located = await this.locate(key, lastEventId);
     if (located.state === 'refused') throw located.error;
-    const { streamId, key } = located;
+    const { streamId } = located;
     for (let after = located.after; ; ) {
       const entries = (await this.link.command(['XRANGE', key, after === undefined ? '-' : nextEntryId(after), '+', 'COUNT', String(BATCH)])) as unknown[];
       for (const entry of entries) {
@@ -234,7 +214,7 @@ export class RedisEventStore implements EventStore {
    * expires no sooner than `ttlMs` after any of its events: a cursor whose stream is gone (or was started over
    * since) is at least that old, else it names a stream that never was.
    */
-  private async locate(scope: string, eventId: EventId): Promise<Located> {
+  private async locate(key: string, eventId: EventId): Promise<Located> {
     const refuse = (reason: UnknownEventError['reason']): Located => ({ state: 'refused', error: new UnknownEventError(String(eventId), reason) });
     if (typeof eventId !== 'string') return refuse('garbled');
     const cut = eventId.lastIndexOf('|');
@@ -242,17 +222,16 @@ export class RedisEventStore implements EventStore {
     const entryId = eventId.slice(cut + 1);
     const cursor = parseEntryId(entryId);
     if (!streamId || streamId.length > MAX_STREAM_ID || !cursor) return refuse('garbled');
-    const key = this.key(scope);
     const [entries, exists] = await this.link.commands([
       ['XRANGE', key, entryId, entryId],
       ['EXISTS', key],
     ]);
     const [entry] = entries as [unknown, unknown[]][];
     // The cursor's entry, but of another SDK stream: a made-up id.
-    if (entry) return fieldOf(entry[1], STREAM_FIELD) === streamId ? { state: 'resume', streamId, key, after: entryId } : refuse('unknown');
+    if (entry) return fieldOf(entry[1], STREAM_FIELD) === streamId ? { state: 'resume', streamId, after: entryId } : refuse('unknown');
     const oldEnough = (ms: bigint) => cursor[0] + BigInt(this.ttlMs) <= ms;
     // No stream: expired as a whole (so nothing kept is after the cursor), or never there.
-    if (Number(exists) === 0) return oldEnough(BigInt(Date.now())) ? { state: 'resume', streamId, key, after: entryId } : refuse('unknown');
+    if (Number(exists) === 0) return oldEnough(BigInt(Date.now())) ? { state: 'resume', streamId, after: entryId } : refuse('unknown');
     // A stream without the cursor's entry: trimmed away (events after it are lost), or the cursor's stream
     // expired and this one started afresh after it: Redis 7's XINFO tells, as nothing ever left this one.
     const info = await this.link.command(['XINFO', 'STREAM', key]).catch((error: unknown) => {
@@ -262,7 +241,7 @@ export class RedisEventStore implements EventStore {
     const first = parseEntryId(String((infoField(info, 'first-entry') as unknown[] | null | undefined)?.[0]));
     const added = infoField(info, 'entries-added');
     if (first && added !== undefined && Number(added) === Number(infoField(info, 'length')) && compareEntryIds(cursor, first) < 0 && oldEnough(first[0])) {
-      return { state: 'resume', streamId, key, after: undefined };
+      return { state: 'resume', streamId, after: undefined };
     }
     return refuse('gone');
   }

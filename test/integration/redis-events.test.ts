@@ -92,8 +92,6 @@ describe('RedisEventStore', () => {
     expect(await b.getStreamIdForEventId!(idA)).toBeUndefined();
     // A session without that stream at all.
     await expect(replay(store.forSession('c'), idA)).rejects.toMatchObject({ reason: 'unknown' });
-    // The unscoped store is a namespace of its own.
-    await expect(replay(store, idA)).rejects.toBeInstanceOf(UnknownEventError);
   });
 
   it('forgets the events of an ended session, and only those', async () => {
@@ -219,13 +217,9 @@ describe('RedisEventStore', () => {
     client.destroy();
   });
 
-  it('is an EventStore of both SDK lines, as is each session view (checked by tsc)', () => {
-    const store = stores[0]!;
-    const views: Array<[V1EventStore, V2.EventStore]> = [
-      [store, store],
-      [store.forSession('x'), store.forSession('x')],
-    ];
-    expect(views.flat().every((v) => typeof v.getStreamIdForEventId === 'function')).toBe(true);
+  it('gives each session an EventStore of both SDK lines (checked by tsc)', () => {
+    const view: [V1EventStore, V2.EventStore] = [stores[0]!.forSession('x'), stores[0]!.forSession('x')];
+    expect(view.every((v) => typeof v.getStreamIdForEventId === 'function')).toBe(true);
   });
 
   it('rejects bad options naming them', async () => {
