@@ -30,8 +30,6 @@ export interface AuthServerOptions {
 export interface MintOptions {
   /** Sign with this key instead of the current one (kid included). */
   key?: SigningKey;
-  /** Protected header fields laid over `{ alg, kid }`. */
-  header?: Record<string, unknown>;
   /** Claims to leave out (of the defaults `iss`, `sub`, `aud`, `exp`, `iat`, `client_id`). */
   omit?: string[];
 }
@@ -99,7 +97,7 @@ export async function startAuthServer(audience: () => string, options: AuthServe
       const payload: JWTPayload = { ...defaults, ...claims };
       for (const claim of mint.omit ?? []) delete payload[claim];
       for (const [k, v] of Object.entries(payload)) if (v === undefined) delete payload[k];
-      return new jose.SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...mint.header }).sign(key.privateKey);
+      return new jose.SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' }).sign(key.privateKey);
     },
     newKey,
     async rotate(alg = 'RS256') {
