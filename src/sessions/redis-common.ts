@@ -47,6 +47,23 @@ export async function createRedisClient(url: string, setting = 'MCP_REDIS_URL'):
   }
 }
 
+/** Close a client this package created: gracefully (the replies still due) within `waitMs`, then by force. */
+export async function closeClient(client: RedisClientLike, waitMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    if (client.isReady && client.close) await Promise.race([client.close(), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+  } catch {
+    // Forced below.
+  } finally {
+    clearTimeout(timer);
+  }
+  try {
+    if (client.isOpen) client.destroy();
+  } catch {
+    // Already closed.
+  }
+}
+
 /** The logger used when none is given: says nothing. */
 export const SILENT: Logger = { level: 'error', error() {}, warn() {}, info() {}, debug() {} };
 
@@ -198,18 +215,7 @@ export class RedisLink {
   close(owned: boolean): Promise<void> {
     this.closing ??= (async () => {
       this.state = 'closed';
-      if (owned) {
-        try {
-          if (this.client.isReady && this.client.close) await this.bounded(this.client.close());
-        } catch {
-          // Forced below.
-        }
-        try {
-          if (this.client.isOpen) this.client.destroy();
-        } catch {
-          // Already closed.
-        }
-      }
+      if (owned) await closeClient(this.client, this.timeoutMs);
       this.client.off('error', this.onError);
       this.client.off('ready', this.onReady);
     })();

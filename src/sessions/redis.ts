@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import { redisBus, type ReplicaBus } from './redis-bus.js';
-import { createRedisClient, oneLine, type RedisClientLike } from './redis-common.js';
+import { closeClient, createRedisClient, type RedisClientLike } from './redis-common.js';
 import { RedisEventStore } from './redis-events.js';
 import { RedisSessionStore } from './redis-store.js';
 
@@ -36,14 +36,7 @@ export async function openRedis(source: string | RedisClientLike, { ttlMs, log }
     bus,
     async close() {
       await Promise.all([bus.close(), store.close(), events.close()]);
-      if (!owned) return;
-      try {
-        // Graceful when Redis answers; a hung one is cut after the wait.
-        if (client.isReady && client.close) await Promise.race([client.close(), new Promise((resolve) => setTimeout(resolve, CONNECT_WAIT_MS).unref())]);
-      } catch (error) {
-        log.debug(`redis: close: ${oneLine(error)}`);
-      }
-      if (client.isOpen) client.destroy();
+      if (owned) await closeClient(client, CONNECT_WAIT_MS);
     },
   };
 }
