@@ -75,9 +75,9 @@ export class LegacyUpstream implements Upstream {
   private sessionId: string | undefined;
   /** The client's own initialize, replayed to every new upstream session. */
   private init: JSONRPCRequest | undefined;
-  private initAnswered = false;
   private initialized = false;
   private capabilities: Record<string, unknown> | undefined;
+  /** Set once the upstream has answered the client's initialize. */
   private protocolVersion: string | undefined;
   /** Requests sent upstream and not answered; `accepted` once the upstream took the POST (sent its headers). */
   private readonly inflight = new Map<RequestId, { request: JSONRPCRequest; accepted: boolean }>();
@@ -206,7 +206,6 @@ export class LegacyUpstream implements Upstream {
 
   /** Remember what the handshake settled, and send later requests with the negotiated version header. */
   private adopt(result: InitializeResult, connection: Connection): void {
-    this.initAnswered = true;
     this.capabilities = result.capabilities;
     this.protocolVersion = result.protocolVersion;
     connection.transport.setProtocolVersion?.(result.protocolVersion);
@@ -247,7 +246,7 @@ export class LegacyUpstream implements Upstream {
   private async reconnect(): Promise<void> {
     if (this.state !== 'idle' && this.state !== 'up') return; // already reconnecting, or closed
     this.state = 'connecting';
-    const reconnecting = this.initAnswered;
+    const reconnecting = this.protocolVersion !== undefined;
     for (let attempt = Math.max(0, this.streak - 1); ; attempt++) {
       if (attempt > 0) await new Promise((resolve) => (this.retryTimer = setTimeout(resolve, nextDelay(attempt - 1, this.settings.backoff))));
       if (this.isClosed()) return;
@@ -294,7 +293,7 @@ export class LegacyUpstream implements Upstream {
 
   /** Open a connection and bring its session to where the client believes it is. */
   private async open(): Promise<void> {
-    if (!this.initAnswered) return this.openFirst();
+    if (this.protocolVersion === undefined) return this.openFirst();
     const connection = await this.connect(this.kind!, this.sessionId);
     try {
       if (connection.kind === 'http' && this.sessionId !== undefined) {
