@@ -198,8 +198,9 @@ describe('three replicas on Redis behind a round-robin proxy', () => {
     const victim = 1;
     const victimPid = cluster.replicas[victim]!.pid;
     const run = load(['whoami', 'sleep', 'echo'], { rounds: 400, ms: 25_000, paceMs: 2 });
-    // Kill while a 150 ms call is well under way on it.
-    const sleeping = () => cluster.inflight(victim).some((r) => r.rpc?.startsWith('tools/call:sleep') && Date.now() - r.started > 30);
+    // Kill while a 150 ms call is well under way on it, and still far from its answer.
+    const underWay = (r: { rpc?: string; started: number }, at: number) => r.rpc?.startsWith('tools/call:sleep') && at - r.started > 30 && at - r.started < 100;
+    const sleeping = () => cluster.inflight(victim).some((r) => underWay(r, Date.now()));
     await waitFor(() => run.ok().reduce((a, b) => a + b, 0) >= 30 && sleeping(), 'a sleep call in flight on the victim', 15_000);
     const inflightAtKill = cluster.inflight(victim).map((r) => ({ ...r }));
     const killedAt = Date.now();
@@ -220,13 +221,14 @@ describe('three replicas on Redis behind a round-robin proxy', () => {
     for (const r of lost) {
       if (r.replica !== victim || r.pid !== victimPid || r.started > exitedAt) throw new Error(`a request was lost elsewhere than on the victim: ${report}`);
     }
-    // Each failed call is one of those (per client: as many failures as calls lost there), and no other call failed.
+    // Each failed call is one of those, and no other call failed. A call cut after its answer was stored in
+    // Redis may not fail at all: the client resumes its stream (Last-Event-ID) on another replica and gets it.
     for (let c = 0; c < NAMES.length; c++) {
       const lostCalls = lost.filter((r) => r.session === sessions[c] && r.method === 'POST' && r.isRequest).length;
-      if (run.failures.filter((f) => f.c === c).length !== lostCalls) throw new Error(`client ${c}: failed calls do not match the calls lost on the victim: ${report}`);
+      if (run.failures.filter((f) => f.c === c).length > lostCalls) throw new Error(`client ${c}: more calls failed than were lost on the victim: ${report}`);
     }
-    // The sleep call under way there when it was killed did fail.
-    const sleepers = inflightAtKill.filter((r) => r.rpc?.startsWith('tools/call:sleep') && killedAt - r.started > 30);
+    // The sleep call far from its answer when its replica was killed did fail (no answer was stored to resume).
+    const sleepers = inflightAtKill.filter((r) => underWay(r, killedAt));
     expect(sleepers.length).toBeGreaterThan(0);
     for (const r of sleepers) expect(run.failures.some((f) => sessions[f.c] === r.session && f.kind === 'sleep')).toBe(true);
     expect(cluster.log.filter((r) => r.failure === 'no replica')).toEqual([]);
